@@ -1,0 +1,231 @@
+"""The ``mirage`` command line.
+
+``mirage generate`` turns one photo + its depth + a camera path into a video through the latent spatial memory
+(see :class:`mirage_world.pipelines.MiragePipeline`). Bad input ends with ``error: ...`` on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .errors import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Camera-controlled video world model with latent spatial memory (Mirage).")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = PACKAGE_DIR / "weights" / "mirage-tiny"
+EXAMPLES_DIR = PACKAGE_DIR / "examples"
+
+
+@app.callback()
+def _root() -> None:
+    """Camera-controlled video world model with latent spatial memory (Mirage)."""
+    # A callback makes ``app`` a command group, so the command is ``mirage generate ...`` (Typer collapses an app
+    # with a single command and no callback into ``mirage ...`` and rejects ``generate`` as an extra argument).
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _parse_size(size: str | None, width: int, height: int, multiple: int, long_side: int = 256) -> tuple[int, int]:
+    """Output ``(W, H)``: ``--size WxH`` if given, else the photo's aspect with the long side ``long_side``."""
+    if size:
+        try:
+            w, h = (int(v) for v in size.lower().split("x"))
+        except ValueError:
+            raise InputError(f"--size must look like 256x192, got {size!r}") from None
+        if w <= 0 or h <= 0 or w % multiple or h % multiple:
+            raise InputError(f"--size {size} must be positive multiples of {multiple}")
+        return w, h
+    s = long_side / max(width, height)
+    w = max(multiple, int(round(width * s / multiple)) * multiple)
+    h = max(multiple, int(round(height * s / multiple)) * multiple)
+    return w, h
+
+
+def _parse_intrinsics(text: str | None, fov: float, width: int, height: int):
+    from .io import default_intrinsics
+
+    import torch
+
+    if text is None:
+        return default_intrinsics(width, height, fov)
+    try:
+        fx, fy, cx, cy = (float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        raise InputError(f"--intrinsics must be 'fx,fy,cx,cy' in pixels, got {text!r}") from None
+    if not all(map(lambda v: v == v and abs(v) != float("inf"), (fx, fy, cx, cy))) or fx <= 0 or fy <= 0:
+        raise InputError(f"--intrinsics needs finite values and positive focal lengths, got {text!r}")
+    return torch.tensor([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=torch.float64)
+
+
+def _side_by_side(memory_frames, frames):
+    import cv2
+    import numpy as np
+
+    left = (memory_frames * 255).round().astype(np.uint8)
+    right = (frames * 255).round().astype(np.uint8)
+    out = np.concatenate([left, right], axis=2).copy()
+    for f in out:
+        cv2.putText(f, "memory read", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(f, "generated", (left.shape[2] + 4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Output video (.mp4); OUT.json is written beside it."),
+    image: Optional[Path] = typer.Option(None, "--image", help="The photo (PNG/JPEG/PPM...)."),
+    depth: Optional[Path] = typer.Option(None, "--depth", help="Its depth: 16-bit PNG (see --depth-scale) or .npy in metres; 0 = invalid."),
+    depth_scale: float = typer.Option(1000.0, "--depth-scale", help="PNG depth units per metre (TUM: 5000, most Kinect data: 1000)."),
+    intrinsics: Optional[str] = typer.Option(None, "--intrinsics", help="fx,fy,cx,cy in pixels of the photo (default: --fov)."),
+    fov: float = typer.Option(60.0, "--fov", help="Horizontal field of view in degrees, used when --intrinsics is not given."),
+    trajectory: str = typer.Option("orbit_left", "--trajectory", help="Preset name, RealEstate10K .txt or (N,4,4) c2w .npy."),
+    trajectory_scale: Optional[float] = typer.Option(None, "--trajectory-scale", help="Multiply the path's translations by this instead of the automatic rule."),
+    frames: int = typer.Option(49, "--frames", min=1, help="Number of frames to generate (the photo is frame 0)."),
+    size: Optional[str] = typer.Option(None, "--size", help="Output WxH (multiples of 16); default: photo aspect, long side 256."),
+    steps: int = typer.Option(20, "--steps", min=1, help="Denoising steps per segment."),
+    seed: int = typer.Option(0, "--seed"),
+    fps: float = typer.Option(16.0, "--fps", min=1.0),
+    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Pipeline directory (diffusers layout)."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Also write OUT_sbs.mp4: (memory read, decoded | generated)."),
+    example: Optional[str] = typer.Option(None, "--example", help="Use a bundled example scene (e.g. 'room') for image, depth, intrinsics and path."),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Generate a video from one photo + depth along a camera path, through latent spatial memory."""
+    try:
+        _generate(**locals())
+    except (InputError, FileNotFoundError) as e:
+        _fail(str(e))
+
+
+def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, trajectory_scale, frames, size, steps, seed, fps, model, side_by_side, example, threads):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import cv2
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from .geometry.camera import rescale_intrinsics
+    from .geometry.trajectory import load_trajectory
+    from .io import check_image_depth, load_depth, load_image, write_video
+
+    if threads:
+        torch.set_num_threads(threads)
+    if example is not None:
+        ex = EXAMPLES_DIR / example
+        meta_path = ex / "example.json"
+        if not meta_path.is_file():
+            names = sorted(p.name for p in EXAMPLES_DIR.iterdir() if (p / "example.json").is_file()) if EXAMPLES_DIR.is_dir() else []
+            raise InputError(f"unknown example {example!r}; bundled examples: {', '.join(names) or 'none'}")
+        meta = json.loads(meta_path.read_text())
+        image = image or ex / meta["image"]
+        depth = depth or ex / meta["depth"]
+        intrinsics = intrinsics or ",".join(str(v) for v in meta["intrinsics"])
+        if trajectory == "orbit_left" and "trajectory" in meta:
+            trajectory = str(ex / meta["trajectory"]) if (ex / meta["trajectory"]).is_file() else meta["trajectory"]
+    if image is None or depth is None:
+        raise InputError("--image and --depth are required (or use --example room)")
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"--out must end in .mp4, got {out}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after generating
+    except OSError as e:
+        raise InputError(f"cannot create the output folder {out.parent}: {e}") from None
+    if not model.is_dir() or not (model / "model_index.json").is_file():
+        raise InputError(f"model directory not found or not a diffusers pipeline: {model}")
+    if depth_scale <= 0:
+        raise InputError(f"--depth-scale must be > 0, got {depth_scale}")
+    if not math.isfinite(fps):
+        raise InputError(f"--fps must be finite, got {fps}")
+
+    img = load_image(image)
+    dep = load_depth(depth, depth_scale=depth_scale)
+    check_image_depth(img, dep)
+    H0, W0 = img.shape[:2]
+    K0 = _parse_intrinsics(intrinsics, fov, W0, H0)
+    traj = load_trajectory(trajectory, frames, depth_m=dep, scale=trajectory_scale)
+
+    from .pipelines import MiragePipeline
+
+    try:
+        pipe = MiragePipeline.from_pretrained(str(model))
+    except (OSError, KeyError, ValueError) as e:
+        raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
+    pipe.set_progress_bar_config(disable=True)
+    multiple = pipe.vae_scale_factor_spatial * pipe.transformer.config.patch_size[1]
+    W, H = _parse_size(size, W0, H0, multiple)
+    img_r = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA)
+    dep_r = cv2.resize(dep, (W, H), interpolation=cv2.INTER_NEAREST)  # never mixes depths across edges
+    if not (dep_r > 0).any():
+        raise InputError(
+            f"depth {depth} has no valid (> 0) pixel left after resizing {W0}x{H0} -> {W}x{H} (nearest sampling); "
+            "the depth map is too sparse for this --size (try a larger --size or a denser depth map)"
+        )
+    K = rescale_intrinsics(K0, (H0, W0), (H, W))
+
+    gen = torch.Generator().manual_seed(seed)
+    n_seg = (frames - 1 + 15) // 16
+    bar = tqdm(total=n_seg, desc="segments", unit="seg", disable=n_seg == 0)
+    t0 = time.perf_counter()
+    result = pipe(
+        image=torch.from_numpy(img_r).float() / 255,
+        depth=torch.from_numpy(dep_r),
+        K=K.float(),
+        c2w=traj.c2w.float(),
+        num_inference_steps=steps,
+        generator=gen,
+        return_memory_frames=side_by_side,
+        callback=lambda info: bar.update(1),
+        progress=False,
+    )
+    bar.close()
+    total = time.perf_counter() - t0
+
+    video = (result.frames * 255).round().astype(np.uint8)
+    write_video(out, video, fps)
+    written = [str(out)]
+    if side_by_side:
+        sbs = out.with_name(out.stem + "_sbs.mp4")
+        write_video(sbs, _side_by_side(result.memory_frames, result.frames), fps)
+        written.append(str(sbs))
+    Kf = K.float().tolist()
+    meta = {
+        "frames": int(video.shape[0]),
+        "fps": fps,
+        "width": W,
+        "height": H,
+        "cameras": [{"c2w": c.tolist(), "K": Kf} for c in traj.c2w.float()],
+        "segments": [
+            {"index": s.index, "frames": list(s.frames), "seconds": round(s.seconds, 4), "memory_tokens": s.memory_tokens, "memory_bytes": s.memory_bytes, "coverage": round(s.coverage, 4)}
+            for s in result.segments
+        ],
+        "model": str(model.name if model == DEFAULT_MODEL else model),
+        "seed": seed,
+        "steps": steps,
+        "trajectory": {"spec": str(trajectory), "source": traj.source, "scale": traj.scale},
+        "inputs": {"image": str(image), "depth": str(depth), "depth_scale": depth_scale, "K_input": K0.tolist()},
+        "seconds": round(total, 3),
+    }
+    out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    written.append(str(out.with_suffix(".json")))
+    typer.echo(f"wrote {', '.join(written)} ({video.shape[0]} frames {W}x{H}, {total:.1f} s)")
+
+
+def main() -> None:
+    """Entry point of the ``mirage`` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,648 @@
+"""Camera paths: RealEstate10K / ``.npy`` readers, resampling, scale rules and named presets.
+
+Conventions (same as :mod:`mirage_world.geometry.camera`): OpenCV camera axes (+x right, +y down, +z forward),
+poses are camera-to-world ``c2w`` 4x4 matrices, translations in metres once a scale has been applied. Every path
+returned by :func:`load_trajectory` is relative to its first camera: ``c2w[0]`` is the identity, i.e. the first
+camera *is* the camera of the input photo, and the world frame is that camera's frame.
+
+Sources of camera paths:
+
+* **RealEstate10K** text files (Zhou et al., "Stereo Magnification", SIGGRAPH 2018; format as documented by the
+  dataset and by CameraCtrl): line 1 is the source video URL, every further line is one frame of 19 numbers:
+  timestamp in microseconds, ``fx fy cx cy`` normalised by image width/height, two zeros, then the 3x4
+  world-to-camera matrix ``[R|t]`` row-major in OpenCV axes. The translation scale is arbitrary (structure from
+  motion is up to scale), so such paths are rescaled by the rule of :func:`auto_trajectory_scale`.
+* ``.npy`` arrays of shape ``(N, 4, 4)`` holding ``c2w`` matrices, assumed metric.
+* Named presets (:data:`PRESETS`), named after WorldScore's camera-motion vocabulary (Duan et al., "WorldScore:
+  A Unified Evaluation Benchmark for World Generation", 2025), sized relative to the photo's median depth.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation, Slerp
+from torch import Tensor
+
+from mirage_world.errors import InputError
+from mirage_world.geometry.camera import invert_pose
+
+__all__ = [
+    "ReadPath",
+    "Trajectory",
+    "PRESETS",
+    "AUTO_SCALE_FRACTION",
+    "read_re10k",
+    "read_c2w_npy",
+    "relative_to_first",
+    "resample_path",
+    "auto_trajectory_scale",
+    "scale_translation",
+    "make_preset",
+    "load_trajectory",
+]
+
+#: Fraction of the median scene depth that the farthest camera of an up-to-scale path is placed at
+#: (see :func:`auto_trajectory_scale`).
+AUTO_SCALE_FRACTION = 0.25
+
+#: Tolerance on ``|R R^T - I|`` (max abs entry) and on the last row of a pose for a matrix to count as rigid.
+_ROT_TOL = 1e-3
+_LAST_ROW_TOL = 1e-6
+#: Largest camera displacement (in the path's own units) treated as "no translation at all".
+_ZERO_TRANSLATION = 1e-8
+
+#: Preset camera motions (name -> description). Names follow WorldScore's camera vocabulary. ``d`` is the median
+#: valid depth of the input photo in metres. Motion is linear in frame index from the identity (frame 0) to the
+#: final pose given here.
+PRESETS: dict[str, str] = {
+    "static": "camera does not move",
+    "pan_left": "rotate in place 30 deg so the view turns to -x (left); c2w rotation R_y(-30 deg)",
+    "pan_right": "rotate in place 30 deg so the view turns to +x (right); c2w rotation R_y(+30 deg)",
+    "push_in": "move forward along +z by 0.5 * d",
+    "pull_out": "move backward along -z by 0.5 * d",
+    "move_left": "translate along -x by 0.25 * d",
+    "move_right": "translate along +x by 0.25 * d",
+    "move_up": "translate along -y (up in OpenCV axes) by 0.25 * d",
+    "move_down": "translate along +y (down in OpenCV axes) by 0.25 * d",
+    "orbit_left": "travel 30 deg to the left (-x) on a circle around the point at depth d on the optical axis, "
+    "always looking at it",
+    "orbit_right": "travel 30 deg to the right (+x) on a circle around the point at depth d on the optical axis, "
+    "always looking at it",
+}
+
+_PAN_DEG = 30.0
+_ORBIT_DEG = 30.0
+_PUSH_FRACTION = 0.5
+_MOVE_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class ReadPath:
+    """A camera path as read from a file.
+
+    Attributes:
+        c2w: ``(N, 4, 4)`` float64 camera-to-world poses (OpenCV axes), in the file's own units.
+        intrinsics_norm: ``(N, 4)`` float64 ``fx, fy, cx, cy`` normalised by image width (``fx, cx``) and height
+            (``fy, cy``); multiply by the image size to get pixels (:func:`mirage_world.io.intrinsics_from_normalized`).
+        timestamps_us: ``(N,)`` int64 frame timestamps in microseconds.
+        url: the source video URL from line 1 (RealEstate10K), stripped.
+        path: the file that was read.
+    """
+
+    c2w: Tensor
+    intrinsics_norm: Tensor
+    timestamps_us: Tensor
+    url: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A camera path ready for generation.
+
+    Attributes:
+        c2w: ``(n, 4, 4)`` float64 camera-to-world poses, ``c2w[0]`` is the identity (the photo's camera),
+            translations in metres.
+        scale: the factor that the source path's translations were multiplied by to get metres (for presets: the
+            depth unit ``d`` in metres the preset was sized with; for ``.npy``: 1.0 unless overridden).
+        source: human-readable origin, e.g. ``"preset:pan_left"``, ``"re10k:/path/x.txt"``, ``"npy:/path/x.npy"``.
+    """
+
+    c2w: Tensor
+    scale: float
+    source: str
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _nearest_rotation(R: np.ndarray) -> np.ndarray:
+    """Project ``(..., 3, 3)`` near-rotations onto SO(3) (polar decomposition via SVD)."""
+    U, _, Vt = np.linalg.svd(R)
+    d = np.sign(np.linalg.det(U @ Vt))
+    D = np.zeros_like(R)
+    D[..., 0, 0] = 1.0
+    D[..., 1, 1] = 1.0
+    D[..., 2, 2] = d
+    return U @ D @ Vt
+
+
+def _rotation_problem(R: np.ndarray) -> str | None:
+    """Why a single 3x3 matrix is not a rotation (within :data:`_ROT_TOL`), or ``None`` if it is one."""
+    err = float(np.max(np.abs(R @ R.T - np.eye(3))))
+    if not err <= _ROT_TOL:
+        return f"rotation part is not orthonormal (max |R R^T - I| = {err:.3g} > {_ROT_TOL:g}; singular or scaled?)"
+    det = float(np.linalg.det(R))
+    if det <= 0:
+        return f"rotation part has determinant {det:.3g} (a reflection, not a rotation)"
+    return None
+
+
+def _poses_to_numpy(c2w, name: str = "c2w") -> np.ndarray:
+    """Validate a ``(N, 4, 4)`` array/tensor of finite poses and return it as float64 numpy."""
+    if isinstance(c2w, Tensor):
+        arr = c2w.detach().to("cpu", torch.float64).numpy()
+    elif isinstance(c2w, np.ndarray):
+        if c2w.dtype.kind not in "fiu":
+            raise InputError(f"{name} must be a real numeric array, got dtype {c2w.dtype}")
+        arr = c2w.astype(np.float64)
+    else:
+        raise InputError(f"{name} must be a torch.Tensor or numpy.ndarray of shape (N, 4, 4), got {type(c2w).__name__}")
+    if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
+        raise InputError(f"{name} must have shape (N, 4, 4) with N >= 1, got {tuple(arr.shape)}")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _check_n(n, name: str = "n") -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise InputError(f"{name} must be an integer >= 1, got {n!r}")
+    if n < 1:
+        raise InputError(f"{name} must be >= 1, got {n}")
+    return int(n)
+
+
+def _check_positive(x, name: str) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a positive number, got {x!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"{name} must be a finite positive number, got {x!r}")
+    return v
+
+
+def _median_valid_depth(depth) -> float:
+    """Median of the valid (finite, > 0) values of a depth map in metres."""
+    if isinstance(depth, Tensor):
+        arr = depth.detach().to("cpu", torch.float64).numpy()
+    else:
+        try:
+            arr = np.asarray(depth, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(f"depth must be a numeric array in metres, got {type(depth).__name__}") from None
+    valid = arr[np.isfinite(arr) & (arr > 0)]
+    if valid.size == 0:
+        raise InputError("depth has no valid (finite, > 0) values; cannot size the camera path")
+    return float(np.median(valid))
+
+
+def _pose_list_to_tensor(c2w: np.ndarray) -> Tensor:
+    out = torch.from_numpy(np.ascontiguousarray(c2w, dtype=np.float64))
+    out[:, 3, :] = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# readers
+
+
+def _open_existing(path, what: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"{what} path must be a string or path, got {type(path).__name__}")
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{what} not found: {p}")
+    if not p.is_file():
+        raise InputError(f"{what} is not a file: {p}")
+    return p
+
+
+def read_re10k(path) -> ReadPath:
+    """Read a RealEstate10K camera file.
+
+    Format (RealEstate10K dataset, as redistributed by CameraCtrl): line 1 is the source video URL; every further
+    non-blank line holds 19 whitespace-separated numbers: timestamp (microseconds, integer), ``fx fy cx cy``
+    (normalised by image width/height), two zeros (ignored), then the 3x4 world-to-camera matrix ``[R|t]``
+    row-major in OpenCV axes. Translations are up to scale.
+
+    The world-to-camera matrices are inverted to camera-to-world. Rotations are checked to be orthonormal within
+    1e-3 with determinant +1 and then projected exactly onto SO(3) (the files store 9 decimals), so
+    :func:`mirage_world.geometry.camera.invert_pose` is exact on the result; translations are kept as stored.
+
+    Args:
+        path: ``str`` or ``os.PathLike`` of the ``.txt`` file.
+
+    Returns:
+        :class:`ReadPath` with ``c2w`` ``(N, 4, 4)`` float64, ``intrinsics_norm`` ``(N, 4)`` float64,
+        ``timestamps_us`` ``(N,)`` int64.
+
+    Raises:
+        InputError: file missing or not UTF-8 text; empty file or no frame lines; a line without exactly 19 numbers,
+            with a non-numeric or non-finite value, a non-integer timestamp, non-positive ``fx``/``fy``, or a
+            rotation that is singular / not orthonormal / a reflection. The message names the file and the 1-based
+            line number.
+    """
+    p = _open_existing(path, "RealEstate10K camera file")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise InputError(f"{p}: cannot read file ({e.strerror or e})") from None
+    lines = text.splitlines()
+    if not lines or not any(line.strip() for line in lines):
+        raise InputError(f"{p}: file is empty (expected a URL line followed by one line of 19 numbers per frame)")
+    url = lines[0].strip()
+
+    stamps: list[int] = []
+    intr: list[list[float]] = []
+    w2c: list[np.ndarray] = []
+    for lineno, line in enumerate(lines[1:], start=2):
+        tokens = line.split()
+        if not tokens:
+            continue
+        where = f"{p}:{lineno}"
+        if len(tokens) != 19:
+            raise InputError(
+                f"{where}: expected 19 numbers (timestamp, fx fy cx cy, 0 0, 3x4 world-to-camera matrix), "
+                f"found {len(tokens)}"
+            )
+        values = []
+        for k, tok in enumerate(tokens):
+            try:
+                v = float(tok)
+            except ValueError:
+                raise InputError(f"{where}: value {k + 1} ({tok[:40]!r}) is not a number") from None
+            if not math.isfinite(v):
+                raise InputError(f"{where}: value {k + 1} ({tok[:40]!r}) is not finite")
+            values.append(v)
+        ts = values[0]
+        if not ts.is_integer() or abs(ts) >= 2.0**63:
+            raise InputError(f"{where}: timestamp {tokens[0][:40]!r} is not an integer number of microseconds")
+        try:
+            ts_int = int(tokens[0])  # exact for long integer strings
+        except ValueError:
+            ts_int = int(ts)
+        if abs(ts_int) >= 2**63:
+            raise InputError(f"{where}: timestamp {tokens[0][:40]!r} does not fit in int64")
+        fx, fy, cx, cy = values[1:5]
+        if not (fx > 0 and fy > 0):
+            raise InputError(f"{where}: focal lengths must be positive, got fx={fx:g}, fy={fy:g}")
+        M = np.asarray(values[7:19], dtype=np.float64).reshape(3, 4)
+        problem = _rotation_problem(M[:, :3])
+        if problem is not None:
+            raise InputError(f"{where}: world-to-camera {problem}")
+        stamps.append(ts_int)
+        intr.append([fx, fy, cx, cy])
+        w2c.append(M)
+
+    if not w2c:
+        raise InputError(f"{p}: no frame lines after the URL line (expected 19 numbers per frame)")
+
+    W = np.stack(w2c)  # (N, 3, 4)
+    R = _nearest_rotation(W[:, :, :3])
+    t = W[:, :, 3:]
+    c2w = np.zeros((len(w2c), 4, 4))
+    c2w[:, :3, :3] = np.swapaxes(R, 1, 2)
+    c2w[:, :3, 3:] = -np.swapaxes(R, 1, 2) @ t
+    c2w[:, 3, 3] = 1.0
+    return ReadPath(
+        c2w=_pose_list_to_tensor(c2w),
+        intrinsics_norm=torch.tensor(intr, dtype=torch.float64),
+        timestamps_us=torch.tensor(stamps, dtype=torch.int64),
+        url=url,
+        path=str(p),
+    )
+
+
+def read_c2w_npy(path) -> Tensor:
+    """Read a ``.npy`` file of camera-to-world poses.
+
+    Args:
+        path: ``str`` or ``os.PathLike`` of a ``.npy`` file holding a real numeric array of shape ``(N, 4, 4)``,
+            ``N >= 1``: camera-to-world matrices in OpenCV axes (translations taken as metres by
+            :func:`load_trajectory`).
+
+    Returns:
+        ``(N, 4, 4)`` float64 tensor. Rotations are projected exactly onto SO(3) (after validation).
+
+    Raises:
+        InputError: file missing or not a readable (non-pickled) ``.npy``; wrong dtype or shape; NaN/inf; last row
+            not ``0 0 0 1`` (within 1e-6); rotation not orthonormal within 1e-3 or with determinant <= 0. The message
+            names the file and, where relevant, the pose index.
+    """
+    p = _open_existing(path, "camera path .npy file")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{p}: cannot read as a .npy array ({e})") from None
+    if not isinstance(arr, np.ndarray):
+        raise InputError(f"{p}: expected a single .npy array, got {type(arr).__name__}")
+    if arr.dtype.kind not in "fiu":
+        raise InputError(f"{p}: expected a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
+        raise InputError(f"{p}: expected shape (N, 4, 4) camera-to-world matrices, got {tuple(arr.shape)}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        i = int(np.nonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))[0][0])
+        raise InputError(f"{p}: pose {i} contains NaN or infinite values")
+    for i in range(arr.shape[0]):
+        if np.max(np.abs(arr[i, 3] - np.array([0.0, 0.0, 0.0, 1.0]))) > _LAST_ROW_TOL:
+            raise InputError(f"{p}: pose {i} last row is {arr[i, 3].tolist()}, expected [0, 0, 0, 1]")
+        problem = _rotation_problem(arr[i, :3, :3])
+        if problem is not None:
+            raise InputError(f"{p}: pose {i} {problem}")
+    arr[:, :3, :3] = _nearest_rotation(arr[:, :3, :3])
+    return _pose_list_to_tensor(arr)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# path operations
+
+
+def relative_to_first(c2w) -> Tensor:
+    """Express a path relative to its first camera: ``inv(c2w[0]) @ c2w``.
+
+    After this the first pose is exactly the identity, so the first camera becomes the input photo's camera and the
+    world frame is that camera's OpenCV frame.
+
+    Args:
+        c2w: ``(N, 4, 4)`` camera-to-world poses (tensor or ndarray), rigid.
+
+    Returns:
+        ``(N, 4, 4)`` float64 tensor with ``out[0] == eye(4)``.
+
+    Raises:
+        InputError: wrong shape/type or non-finite values.
+    """
+    arr = torch.from_numpy(_poses_to_numpy(c2w))
+    out = invert_pose(arr[0]) @ arr
+    out[0] = torch.eye(4, dtype=torch.float64)
+    out[:, 3, :] = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64)
+    return out
+
+
+def resample_path(c2w, n: int) -> Tensor:
+    """Resample a path of ``M`` poses to ``n`` poses, uniformly in frame index.
+
+    Output pose ``k`` sits at fractional input index ``k * (M - 1) / (n - 1)`` (``0`` when ``n == 1``): rotations
+    are interpolated by spherical linear interpolation (``scipy.spatial.transform.Slerp``, shortest arc) and
+    translations linearly. Output poses at integer input indices (in particular both endpoints) are copied exactly.
+    A single input pose (``M == 1``) is repeated.
+
+    Args:
+        c2w: ``(M, 4, 4)`` camera-to-world poses (tensor or ndarray), ``M >= 1``.
+        n: number of output poses, ``n >= 1``.
+
+    Returns:
+        ``(n, 4, 4)`` float64 tensor.
+
+    Raises:
+        InputError: bad shape/values or ``n`` not an integer >= 1.
+    """
+    arr = _poses_to_numpy(c2w)
+    n = _check_n(n)
+    M = arr.shape[0]
+    if M == 1:
+        return _pose_list_to_tensor(np.repeat(arr, n, axis=0))
+    q = np.linspace(0.0, M - 1.0, n) if n > 1 else np.zeros(1)
+    rots = Rotation.from_matrix(_nearest_rotation(arr[:, :3, :3]))
+    R = Slerp(np.arange(M, dtype=np.float64), rots)(q).as_matrix()
+    t = np.stack([np.interp(q, np.arange(M), arr[:, a, 3]) for a in range(3)], axis=-1)
+    out = np.zeros((n, 4, 4))
+    out[:, :3, :3] = R
+    out[:, :3, 3] = t
+    out[:, 3, 3] = 1.0
+    exact = np.nonzero(q == np.round(q))[0]
+    out[exact] = arr[np.round(q[exact]).astype(int)]
+    return _pose_list_to_tensor(out)
+
+
+def auto_trajectory_scale(c2w_rel, depth) -> float:
+    """Scale factor for a path whose translation scale is arbitrary (e.g. RealEstate10K, SfM up to scale).
+
+    Rule: multiply translations by ``s`` so that the largest distance of any camera from the first camera equals
+    ``AUTO_SCALE_FRACTION * median(valid depth)`` = ``0.25 * median`` metres, where valid depth is finite and > 0.
+
+    Why: a single photo only supports novel views whose cameras stay well inside the scene it shows. Tying the
+    path's extent to a fraction of the typical scene distance keeps every camera in front of most visible surfaces
+    (no flying through walls), keeps disocclusions and parallax in the range that the depth and the generator can
+    fill, and makes the same path behave alike on a close-up and on a landscape. A quarter of the median depth is
+    the same magnitude as the ``move_*`` presets.
+
+    Args:
+        c2w_rel: ``(N, 4, 4)`` camera-to-world poses (any units; relative to the first camera or not -- distances
+            are measured from ``c2w_rel[0]``).
+        depth: depth map (any shape, ndarray or tensor) in metres; values ``<= 0`` or non-finite are invalid.
+
+    Returns:
+        ``s`` as a Python float; ``1.0`` if the path has (near) zero translation (max distance <= 1e-8).
+
+    Raises:
+        InputError: bad poses, or no valid depth values.
+    """
+    arr = _poses_to_numpy(c2w_rel, "c2w_rel")
+    dist = float(np.max(np.linalg.norm(arr[:, :3, 3] - arr[0, :3, 3], axis=-1)))
+    if dist <= _ZERO_TRANSLATION:
+        return 1.0
+    return float(AUTO_SCALE_FRACTION * _median_valid_depth(depth) / dist)
+
+
+def scale_translation(c2w, s: float) -> Tensor:
+    """Multiply the translations of camera-to-world poses by ``s`` (rotations unchanged).
+
+    For a path relative to its first camera this scales every camera's distance from the photo's camera by ``s``.
+
+    Args:
+        c2w: ``(N, 4, 4)`` poses (tensor or ndarray).
+        s: finite scale factor ``>= 0``.
+
+    Returns:
+        ``(N, 4, 4)`` float64 tensor (a new tensor).
+
+    Raises:
+        InputError: bad poses or ``s`` negative / non-finite / not a number.
+    """
+    arr = _poses_to_numpy(c2w).copy()
+    try:
+        sv = float(s)
+    except (TypeError, ValueError):
+        raise InputError(f"scale must be a number, got {s!r}") from None
+    if not (math.isfinite(sv) and sv >= 0):
+        raise InputError(f"scale must be finite and >= 0, got {s!r}")
+    arr[:, :3, 3] *= sv
+    return _pose_list_to_tensor(arr)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# presets
+
+
+def _rot_y(theta: np.ndarray) -> np.ndarray:
+    """``(n, 3, 3)`` rotations about the camera +y axis (OpenCV: positive angle turns +z towards +x)."""
+    c, s = np.cos(theta), np.sin(theta)
+    R = np.zeros((len(theta), 3, 3))
+    R[:, 0, 0] = c
+    R[:, 0, 2] = s
+    R[:, 1, 1] = 1.0
+    R[:, 2, 0] = -s
+    R[:, 2, 2] = c
+    return R
+
+
+def _normalize_preset_name(name: str) -> str:
+    return name.strip().lower().replace("-", "_").replace(" ", "_")
+
+
+def _preset_list() -> str:
+    return ", ".join(PRESETS)
+
+
+def make_preset(name: str, n: int, median_depth: float) -> Tensor:
+    """Build a named camera motion (see :data:`PRESETS`).
+
+    Poses go linearly in frame index (angle or distance) from the identity at frame 0 to the final pose:
+
+    * ``pan_left`` / ``pan_right``: rotation ``R_y(-/+30 deg)`` in OpenCV axes; ``pan_left`` turns the view to -x,
+      so scene content moves to +u (right) in the image.
+    * ``push_in`` / ``pull_out``: translate along +z / -z by ``0.5 * median_depth``.
+    * ``move_left/right/up/down``: translate along -x / +x / -y / +y by ``0.25 * median_depth`` (up is -y).
+    * ``orbit_left`` / ``orbit_right``: the camera centre travels 30 deg along the circle of radius
+      ``median_depth`` around ``P = (0, 0, median_depth)`` (on the first camera's optical axis), to -x / +x, with the
+      optical axis always through ``P``: ``R = R_y(+/-phi)``, ``C = P - median_depth * R[:, 2]``.
+
+    Args:
+        name: preset name (case-insensitive, ``-`` accepted for ``_``).
+        n: number of poses, ``n >= 1`` (``n == 1`` gives just the identity).
+        median_depth: median scene depth in metres (> 0); sets the size of translations.
+
+    Returns:
+        ``(n, 4, 4)`` float64 camera-to-world tensor, first pose the identity.
+
+    Raises:
+        InputError: unknown name (message lists the presets), bad ``n`` or ``median_depth``.
+    """
+    if not isinstance(name, str):
+        raise InputError(f"preset name must be a string, got {type(name).__name__}; presets: {_preset_list()}")
+    key = _normalize_preset_name(name)
+    if key not in PRESETS:
+        raise InputError(f"unknown camera preset {name!r}; presets: {_preset_list()}")
+    n = _check_n(n)
+    d = _check_positive(median_depth, "median_depth")
+    f = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)
+    out = np.tile(np.eye(4), (n, 1, 1))
+    moves = {
+        "push_in": (2, +_PUSH_FRACTION),
+        "pull_out": (2, -_PUSH_FRACTION),
+        "move_left": (0, -_MOVE_FRACTION),
+        "move_right": (0, +_MOVE_FRACTION),
+        "move_up": (1, -_MOVE_FRACTION),
+        "move_down": (1, +_MOVE_FRACTION),
+    }
+    if key in ("pan_left", "pan_right"):
+        sign = -1.0 if key == "pan_left" else 1.0
+        out[:, :3, :3] = _rot_y(sign * math.radians(_PAN_DEG) * f)
+    elif key in moves:
+        axis, frac = moves[key]
+        out[:, axis, 3] = frac * d * f
+    elif key in ("orbit_left", "orbit_right"):
+        sign = 1.0 if key == "orbit_left" else -1.0
+        R = _rot_y(sign * math.radians(_ORBIT_DEG) * f)
+        target = np.array([0.0, 0.0, d])
+        out[:, :3, :3] = R
+        out[:, :3, 3] = target - d * R[:, :, 2]
+    out[0] = np.eye(4)
+    return _pose_list_to_tensor(out)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# entry point
+
+
+def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = None) -> Trajectory:
+    """Turn a user's camera-path specification into ``n_frames`` metric poses relative to the photo's camera.
+
+    ``spec`` is either a preset name (:data:`PRESETS`) or a file path:
+
+    * ``.txt``: RealEstate10K (:func:`read_re10k`) -> :func:`relative_to_first` -> :func:`resample_path` to
+      ``n_frames`` -> translations multiplied by ``scale`` if given, else by :func:`auto_trajectory_scale`
+      (needs ``depth_m`` unless the path has no translation).
+    * ``.npy``: ``(N, 4, 4)`` c2w (:func:`read_c2w_npy`), assumed metric: same steps with default scale 1.0.
+    * preset: built with depth unit ``d = scale`` if given, else ``d = median(valid depth_m)``; presets without
+      translation (``static``, ``pan_*``) need neither (``scale`` is then recorded as given, or the median depth,
+      or 1.0).
+
+    Args:
+        spec: preset name or path (``str`` / ``os.PathLike``).
+        n_frames: number of output poses, >= 1.
+        depth_m: depth of the photo in metres (ndarray or tensor, any shape; ``<= 0`` / non-finite = invalid), or
+            ``None``.
+        scale: explicit translation scale (finite, >= 0 for files, > 0 for presets) overriding the automatic rule.
+
+    Returns:
+        :class:`Trajectory` with ``c2w`` ``(n_frames, 4, 4)`` float64 (``c2w[0]`` identity), the ``scale`` applied
+        and a ``source`` string.
+
+    Raises:
+        InputError: ``spec`` neither a preset nor an existing file (the message lists the presets); unsupported file
+            extension; any reader error; bad ``n_frames``/``scale``; depth needed but missing or without valid values.
+    """
+    n = _check_n(n_frames, "n_frames")
+    if scale is not None:
+        try:
+            sv = float(scale)
+        except (TypeError, ValueError):
+            raise InputError(f"scale must be a number, got {scale!r}") from None
+        if not (math.isfinite(sv) and sv >= 0):
+            raise InputError(f"scale must be finite and >= 0, got {scale!r}")
+        scale = sv
+    if isinstance(spec, str) and _normalize_preset_name(spec) in PRESETS:
+        key = _normalize_preset_name(spec)
+        needs_depth = key not in ("static", "pan_left", "pan_right")
+        if scale is not None:
+            if scale <= 0:
+                raise InputError(f"scale for preset {key!r} must be > 0, got {scale!r}")
+            d = scale
+        elif depth_m is not None:
+            d = _median_valid_depth(depth_m)
+        elif needs_depth:
+            raise InputError(
+                f"preset {key!r} moves the camera by a fraction of the photo's median depth: pass depth_m or scale"
+            )
+        else:
+            d = 1.0
+        return Trajectory(c2w=make_preset(key, n, d), scale=float(d), source=f"preset:{key}")
+
+    if not isinstance(spec, (str, os.PathLike)):
+        raise InputError(f"camera path must be a preset name or a file path, got {type(spec).__name__}")
+    p = Path(spec)
+    if not p.is_file():
+        raise InputError(
+            f"camera path {str(spec)!r} is neither a preset nor an existing file; presets: {_preset_list()}; "
+            "files: RealEstate10K .txt or (N, 4, 4) camera-to-world .npy"
+        )
+    suffix = p.suffix.lower()
+    if suffix == ".txt":
+        c2w = read_re10k(p).c2w
+        kind = "re10k"
+    elif suffix == ".npy":
+        c2w = read_c2w_npy(p)
+        kind = "npy"
+    else:
+        raise InputError(
+            f"unsupported camera path file {str(p)!r}: expected a RealEstate10K .txt or a (N, 4, 4) c2w .npy"
+        )
+    rel = resample_path(relative_to_first(c2w), n)
+    if scale is None:
+        if kind == "npy":
+            scale = 1.0
+        else:
+            dist = float(torch.linalg.vector_norm(rel[:, :3, 3], dim=-1).max())
+            if dist <= _ZERO_TRANSLATION:
+                scale = 1.0
+            elif depth_m is None:
+                raise InputError(
+                    f"{p}: RealEstate10K paths are up to scale; pass depth_m (for the automatic scale) or scale"
+                )
+            else:
+                scale = auto_trajectory_scale(rel, depth_m)
+    return Trajectory(c2w=scale_translation(rel, scale), scale=float(scale), source=f"{kind}:{p}")

@@ -1,0 +1,378 @@
+"""Tests for the ``mirage`` command line (``mirage_world.cli``), run in-process with Typer's ``CliRunner``.
+
+Runs use the micro random-init pipeline from ``conftest.py`` at 64x48, 2 steps, 5 frames (one segment), so one
+generation takes a few seconds on a CPU. Each generation is done once per module and shared by the tests that
+inspect its outputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from mirage_world.cli import app
+from mirage_world.io import read_video
+
+W, H = 64, 48
+FRAMES = 5
+SEED = 7
+
+
+def _runner() -> CliRunner:
+    # click < 8.2 mixes stderr into stdout unless told not to; click >= 8.2 always keeps result.stderr apart.
+    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
+        return CliRunner(mix_stderr=False)
+    return CliRunner()
+
+
+def _stderr(result) -> str:
+    try:
+        return result.stderr
+    except ValueError:  # stderr not captured separately
+        return result.output
+
+
+def _invoke(args: list[str]):
+    return _runner().invoke(app, ["generate", *[str(a) for a in args]])
+
+
+def _ok(result):
+    assert result.exit_code == 0, (
+        f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{_stderr(result)}\nexception: {result.exception!r}"
+    )
+    return result
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """One torch thread: on a small shared CPU, torch's default thread pool oversubscribes the cores and a 0.3 s run
+    takes 5-10 s. (``--threads`` also sets this process-wide; restored afterwards.)"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------------------------ inputs
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    """A 64x48 RGB PNG and matching depths: 16-bit PNG in millimetres and .npy in metres, plus bad variants."""
+    d = tmp_path_factory.mktemp("cli_inputs")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    img = np.stack([xx / W, yy / H, 0.5 + 0.5 * np.sin(xx / 5) * np.cos(yy / 7)], axis=-1) * 200
+    img = np.clip(img + rng.normal(0, 10, img.shape), 0, 255).astype(np.uint8)
+    cv2.imwrite(str(d / "img.png"), img[..., ::-1])
+    depth_m = (1.5 + 1.5 * yy / H + 0.2 * np.sin(xx / 9)).astype(np.float32)
+    depth_m[:4, :4] = 0.0  # a few invalid pixels, as from a real sensor
+    cv2.imwrite(str(d / "depth.png"), np.round(depth_m * 1000).astype(np.uint16))
+    np.save(d / "depth.npy", depth_m)
+
+    bad = depth_m.copy()
+    bad[10, 10] = np.nan
+    np.save(d / "depth_nan.npy", bad)
+    bad = depth_m.copy()
+    bad[5, 7] = -1.0
+    np.save(d / "depth_neg.npy", bad)
+    np.save(d / "depth_zero.npy", np.zeros_like(depth_m))
+    cv2.imwrite(str(d / "depth_small.png"), np.full((H // 2, W // 2), 2000, np.uint16))  # 32x24: size mismatch
+    (d / "pose_garbage.txt").write_text(
+        "https://www.youtube.com/watch?v=xxxxxxxx\n" + " ".join(["1", "abc"] + ["0.5"] * 17) + "\n"
+    )
+    (d / "pose_short.txt").write_text("https://www.youtube.com/watch?v=xxxxxxxx\n1 2 3 nonsense\n")
+    # large image with depth valid only off the nearest-resize sampling grid (6 % valid: passes load_depth)
+    big = cv2.resize(img, (4 * W, 4 * H), interpolation=cv2.INTER_LINEAR)
+    cv2.imwrite(str(d / "big.png"), big[..., ::-1])
+    sparse = np.zeros((4 * H, 4 * W), np.float32)
+    sparse[1::4, 1::4] = 2.0
+    np.save(d / "depth_sparse.npy", sparse)
+    return {p.name: p for p in d.iterdir()}
+
+
+def _base(inputs, model: Path, out: Path, *extra) -> list:
+    return [
+        "--out", out, "--image", inputs["img.png"], "--depth", inputs["depth.png"], "--model", model,
+        "--steps", 2, "--frames", FRAMES, "--size", f"{W}x{H}", "--seed", SEED, "--threads", 1, *extra,
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ smoke run
+
+
+@pytest.fixture(scope="module")
+def smoke(inputs, micro_pipeline_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli_smoke") / "sub" / "OUT.mp4"  # parent folder created by the CLI
+    result = _ok(_invoke(_base(inputs, micro_pipeline_dir, out, "--side-by-side")))
+    return out, result
+
+
+def test_smoke_video(smoke):
+    out, result = smoke
+    assert out.is_file()
+    video = read_video(out)
+    assert video.shape == (FRAMES, H, W, 3)
+    assert video.dtype == np.uint8
+    assert str(out) in result.stdout and "wrote" in result.stdout
+
+
+def test_smoke_side_by_side(smoke):
+    out, _ = smoke
+    sbs = out.with_name("OUT_sbs.mp4")
+    assert sbs.is_file()
+    v = read_video(sbs)
+    assert v.shape == (FRAMES, H, 2 * W, 3)
+
+
+def test_smoke_json(smoke, micro_pipeline_dir):
+    out, _ = smoke
+    meta_path = out.with_name("OUT.json")
+    assert meta_path.is_file()
+    meta = json.loads(meta_path.read_text())
+    for key in ("frames", "fps", "cameras", "segments", "model", "seed"):
+        assert key in meta, key
+    assert isinstance(meta["frames"], int) and meta["frames"] == FRAMES
+    assert meta["fps"] == 16.0
+    assert meta["seed"] == SEED
+    assert meta["steps"] == 2
+    assert (meta["width"], meta["height"]) == (W, H)
+    assert meta["model"] == str(micro_pipeline_dir)
+
+    cams = meta["cameras"]
+    assert len(cams) == FRAMES
+    for cam in cams:
+        c2w, K = np.asarray(cam["c2w"]), np.asarray(cam["K"])
+        assert c2w.shape == (4, 4) and K.shape == (3, 3)
+        assert np.isfinite(c2w).all() and np.isfinite(K).all()
+        np.testing.assert_allclose(c2w[3], [0, 0, 0, 1])
+        np.testing.assert_allclose(c2w[:3, :3] @ c2w[:3, :3].T, np.eye(3), atol=1e-5)
+        np.testing.assert_allclose(K[2], [0, 0, 1])
+        assert K[0, 0] > 0 and K[1, 1] > 0
+    np.testing.assert_array_equal(np.asarray(cams[0]["c2w"]), np.eye(4))
+    # the default path (orbit_left) moves: the last camera is not the first one
+    assert np.linalg.norm(np.asarray(cams[-1]["c2w"])[:3, 3]) > 0
+    assert meta["trajectory"]["source"] == "preset:orbit_left"
+
+    segs = meta["segments"]
+    assert len(segs) == 1  # (FRAMES - 1) new frames fit in one 16-frame segment
+    for s in segs:
+        assert isinstance(s["seconds"], (int, float)) and s["seconds"] >= 0
+        assert isinstance(s["memory_tokens"], int) and s["memory_tokens"] > 0
+        assert isinstance(s["memory_bytes"], int) and s["memory_bytes"] > 0
+    tokens = [s["memory_tokens"] for s in segs]
+    assert tokens == sorted(tokens)
+    assert segs[0]["frames"] == [1, FRAMES - 1]
+
+
+def test_two_segments_memory_grows(inputs, micro_pipeline_dir, tmp_path):
+    """18 frames = 17 new frames = two segments; the memory only grows between them."""
+    out = tmp_path / "long.mp4"
+    _ok(_invoke(["--out", out, "--image", inputs["img.png"], "--depth", inputs["depth.npy"],
+                 "--model", micro_pipeline_dir, "--steps", 1, "--frames", 18, "--size", f"{W}x{H}",
+                 "--trajectory", "move_right"]))  # fmt: skip
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["frames"] == 18 and len(meta["cameras"]) == 18
+    assert read_video(out).shape == (18, H, W, 3)
+    segs = meta["segments"]
+    assert [s["frames"] for s in segs] == [[1, 16], [17, 17]]
+    tokens = [s["memory_tokens"] for s in segs]
+    assert tokens == sorted(tokens) and tokens[0] > 0
+    nbytes = [s["memory_bytes"] for s in segs]
+    assert nbytes == sorted(nbytes)
+    assert not out.with_name("long_sbs.mp4").exists()
+
+
+# ------------------------------------------------------------------------------------------------ real data
+
+
+def test_real_tum_with_re10k_path(real_data, micro_pipeline_dir, tmp_path):
+    rgbd = real_data / "rgbd"
+    pose = real_data / "re10k_poses" / "0bf152ef84195293.txt"
+    out = tmp_path / "tum.mp4"
+    _ok(_invoke([
+        "--out", out, "--image", rgbd / "TUM_color.png", "--depth", rgbd / "TUM_depth.png",
+        "--depth-scale", 5000, "--intrinsics", "525,525,319.5,239.5", "--trajectory", pose,
+        "--model", micro_pipeline_dir, "--steps", 2, "--frames", FRAMES, "--size", f"{W}x{H}",
+    ]))  # fmt: skip
+    assert read_video(out).shape == (FRAMES, H, W, 3)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["frames"] == FRAMES
+    traj = meta["trajectory"]
+    assert traj["source"].startswith("re10k:")
+    assert traj["scale"] > 0 and np.isfinite(traj["scale"])
+    # automatic scale rule: the farthest camera sits at 0.25 x median valid depth of the photo
+    raw = cv2.imread(str(rgbd / "TUM_depth.png"), cv2.IMREAD_UNCHANGED).astype(np.float64) / 5000
+    median = float(np.median(raw[raw > 0]))
+    dist = max(np.linalg.norm(np.asarray(c["c2w"])[:3, 3]) for c in meta["cameras"])
+    assert dist == pytest.approx(0.25 * median, rel=1e-4)
+    np.testing.assert_array_equal(np.asarray(meta["cameras"][0]["c2w"]), np.eye(4))
+    # intrinsics given for 640x480 are rescaled to the 64x48 output
+    K = np.asarray(meta["cameras"][0]["K"])
+    assert K[0, 0] == pytest.approx(52.5, rel=1e-5) and K[1, 1] == pytest.approx(52.5, rel=1e-5)
+    np.testing.assert_allclose(meta["inputs"]["K_input"], [[525, 0, 319.5], [0, 525, 239.5], [0, 0, 1]])
+
+
+# ------------------------------------------------------------------------------------------------ determinism
+
+
+@pytest.fixture(scope="module")
+def twin_runs(inputs, micro_pipeline_dir, tmp_path_factory):
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path_factory.mktemp(f"cli_det_{name}") / "OUT.mp4"
+        _ok(_invoke(_base(inputs, micro_pipeline_dir, out)))
+        outs.append(out)
+    return outs
+
+
+def test_same_seed_same_video(twin_runs):
+    a, b = twin_runs
+    va, vb = read_video(a), read_video(b)
+    np.testing.assert_array_equal(va, vb)
+    assert a.read_bytes() == b.read_bytes()  # x264 output is deterministic for identical frames
+    ma, mb = (json.loads(p.with_suffix(".json").read_text()) for p in (a, b))
+    assert ma["cameras"] == mb["cameras"]
+    assert [s["memory_tokens"] for s in ma["segments"]] == [s["memory_tokens"] for s in mb["segments"]]
+
+
+def test_side_by_side_does_not_change_the_video(twin_runs, smoke):
+    """The smoke run (same seed and inputs, plus --side-by-side) generated the same frames."""
+    np.testing.assert_array_equal(read_video(smoke[0]), read_video(twin_runs[0]))
+    assert not twin_runs[0].with_name("OUT_sbs.mp4").exists()
+
+
+def test_other_seed_other_video(twin_runs, inputs, micro_pipeline_dir, tmp_path):
+    out = tmp_path / "OUT.mp4"
+    args = _base(inputs, micro_pipeline_dir, out)
+    args[args.index("--seed") + 1] = SEED + 1
+    _ok(_invoke(args))
+    va, vc = read_video(twin_runs[0]), read_video(out)
+    np.testing.assert_array_equal(va[0], vc[0])  # frame 0 is the photo (through the VAE): no noise involved
+    assert not np.array_equal(va[1:], vc[1:])
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+
+
+def _assert_input_error(result, needle: str) -> str:
+    err = _stderr(result)
+    assert result.exit_code == 2, f"exit {result.exit_code}; stderr:\n{err}\nexception: {result.exception!r}"
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in err and "Traceback" not in result.output
+    lines = [ln for ln in re.split(r"[\r\n]", err) if ln.startswith("error:")]
+    assert len(lines) == 1, f"expected one 'error:' line on stderr, got:\n{err}"
+    assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    assert not result.stdout.startswith("wrote")
+    return lines[0]
+
+
+def _with(args: list, **opts) -> list:
+    """Replace (or add) options in an argument list: ``_with(args, image="x")`` sets ``--image x``."""
+    args = list(args)
+    for key, value in opts.items():
+        flag = "--" + key.replace("_", "-")
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+    return args
+
+
+BAD_CASES = {
+    # name: (options to replace, text the error line must contain)
+    "missing image": (lambda i, t: {"image": t / "no_such_photo.png"}, "no_such_photo.png"),
+    "missing depth": (lambda i, t: {"depth": t / "no_such_depth.png"}, "no_such_depth.png"),
+    "depth nan": (lambda i, t: {"depth": i["depth_nan.npy"]}, "NaN"),
+    "depth negative": (lambda i, t: {"depth": i["depth_neg.npy"]}, "negative"),
+    "depth all zero": (lambda i, t: {"depth": i["depth_zero.npy"]}, "valid"),
+    "size mismatch": (lambda i, t: {"depth": i["depth_small.png"]}, "64x48"),
+    "pose garbage": (lambda i, t: {"trajectory": i["pose_garbage.txt"]}, "not a number"),
+    "pose short line": (lambda i, t: {"trajectory": i["pose_short.txt"]}, "19 numbers"),
+    "unknown preset": (lambda i, t: {"trajectory": "spin_around_twice"}, "spin_around_twice"),
+    "bad size text": (lambda i, t: {"size": "big"}, "--size"),
+    "bad size multiple": (lambda i, t: {"size": "70x48"}, "--size"),
+    "bad intrinsics count": (lambda i, t: {"intrinsics": "525,525,319.5"}, "--intrinsics"),
+    "bad intrinsics value": (lambda i, t: {"intrinsics": "525,-1,319.5,239.5"}, "--intrinsics"),
+    "out not mp4": (lambda i, t: {"out": t / "video.avi"}, ".mp4"),
+    "missing model": (lambda i, t: {"model": t / "no_such_model"}, "no_such_model"),
+    "model without pipeline": (lambda i, t: {"model": i["img.png"].parent}, "model"),
+    "sparse depth after resize": (lambda i, t: {"image": i["big.png"], "depth": i["depth_sparse.npy"]}, "valid"),
+    "bad fps": (lambda i, t: {"fps": "inf"}, "--fps"),
+    "bad depth scale": (lambda i, t: {"depth_scale": "0"}, "--depth-scale"),
+    "bad fov": (lambda i, t: {"fov": "180"}, "fov"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES), ids=lambda c: c.replace(" ", "-"))
+def test_bad_input(case, inputs, micro_pipeline_dir, tmp_path):
+    opts, needle = BAD_CASES[case]
+    args = _with(_base(inputs, micro_pipeline_dir, tmp_path / "out.mp4"), **opts(inputs, tmp_path))
+    _assert_input_error(_invoke(args), needle)
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_broken_model_dir(inputs, micro_pipeline_dir, tmp_path):
+    """A folder with model_index.json but a missing component: a clear error, not a traceback."""
+    model = tmp_path / "model"
+    shutil.copytree(micro_pipeline_dir, model)
+    shutil.rmtree(model / "vae")
+    _assert_input_error(_invoke(_base(inputs, model, tmp_path / "out.mp4")), str(model))
+
+
+def test_out_parent_is_a_file(inputs, micro_pipeline_dir, tmp_path):
+    """Fails before generating, not after."""
+    _assert_input_error(_invoke(_base(inputs, micro_pipeline_dir, inputs["img.png"] / "out.mp4")), "output folder")
+
+
+def test_unknown_example(tmp_path):
+    line = _assert_input_error(_invoke(["--out", tmp_path / "x.mp4", "--example", "no_such_scene"]), "no_such_scene")
+    assert "unknown example" in line
+
+
+def test_image_and_depth_required(tmp_path):
+    _assert_input_error(_invoke(["--out", tmp_path / "x.mp4"]), "--image")
+
+
+# ------------------------------------------------------------------------------------------------ entry point
+
+
+def test_generate_help_in_process():
+    result = _runner().invoke(app, ["generate", "--help"])
+    assert result.exit_code == 0, result.output
+    for opt in ("--out", "--image", "--depth", "--trajectory", "--side-by-side"):
+        assert opt in result.stdout
+
+
+def _console_script() -> str:
+    exe = Path(sys.executable).with_name("mirage")
+    if exe.is_file():
+        return str(exe)
+    found = shutil.which("mirage")
+    assert found, "the `mirage` console script is not installed (pip install -e .)"
+    return found
+
+
+def test_console_script_help():
+    """The installed ``mirage`` entry point runs and lists the ``generate`` command."""
+    exe = _console_script()
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "generate" in proc.stdout
+    proc = subprocess.run([exe, "generate", "--help"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "--out" in proc.stdout and "--trajectory" in proc.stdout
