@@ -159,7 +159,7 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     from .pipelines import MiragePipeline
 
     try:
-        pipe = MiragePipeline.from_pretrained(str(model))
+        pipe = MiragePipeline.from_pretrained(str(model), torch_dtype=torch.float32)
     except (OSError, KeyError, ValueError) as e:
         raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
     pipe.set_progress_bar_config(disable=True)

@@ -26,6 +26,15 @@ from mirage_world.worlds.scenes import _motion_amount
 H, W = 40, 56
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small renders gain nothing from intra-op threads; on a shared CPU they mostly spin. Restored afterwards."""
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
 @pytest.fixture(scope="module")
 def clip():
     return render_clip(3, n_frames=8, height=H, width=W)
@@ -108,11 +117,41 @@ def _reprojection_errors(out, i: int, j: int) -> tuple[Tensor, Tensor]:
 def test_depth_reprojection_consistency(seed, clip):
     out = clip if seed == 3 else render_clip(seed, n_frames=8, height=H, width=W)
     rng = np.random.default_rng(seed)
-    pairs = [(0, 7), (7, 0)] + [tuple(rng.choice(8, 2, replace=False)) for _ in range(4)]
+    pairs = [(0, 7), (7, 0)] + [tuple(int(v) for v in rng.choice(8, 2, replace=False)) for _ in range(4)]
     for i, j in pairs:
-        frac, n = _reprojection_ok_fraction(out, int(i), int(j))
-        assert n > 0.2 * H * W, (i, j, n)
-        assert frac >= 0.9, (i, j, frac)
+        rel, src = _reprojection_errors(out, i, j)
+        assert rel.numel() > 0.3 * H * W, (i, j, rel.numel())
+        assert float((rel < 1e-3).double().mean()) >= 0.9, (i, j)
+        # planar room surfaces: inverse-depth interpolation is exact, so every point must agree
+        room = rel[src < 6]
+        assert float((room < 1e-3).double().mean()) >= 0.999, (i, j)
+        assert float(rel.median()) < 1e-5
+
+
+def test_depth_exact_along_rays(clip):
+    """Exact check at continuous positions: the ray from camera j through a point unprojected from frame i must
+    hit that point (or something in front of it). A 1x1 render whose optical axis is that ray returns its length."""
+    scene = random_scene(3)  # the scene of render_clip(3)
+    D, K, c2w = clip["depth"], clip["K"], clip["c2w"]
+    rng = np.random.default_rng(0)
+    for i, j in ((0, 7), (5, 1)):
+        pts = unproject_depth(D[i].double(), K.double(), c2w[i].double()).reshape(-1, 3)
+        pts = pts[torch.from_numpy(rng.choice(pts.shape[0], 200, replace=False))]
+        o = c2w[j, :3, 3].double()
+        v = pts - o
+        dist = v.norm(dim=-1)
+        yaw = torch.atan2(v[:, 0], v[:, 2])
+        pitch = torch.asin(v[:, 1] / dist)
+        cams = torch.stack([look_at_c2w(o.tolist(), float(a), float(b)) for a, b in zip(yaw, pitch)])
+        K1 = torch.tensor([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+        d = render(scene, cams, K1, 1, 1, ss=1)["depth"][:, 0, 0].double()
+        ratio = d / dist
+        visible = (ratio - 1).abs() < 1e-4
+        occluded = ratio < 1 - 1e-4
+        # nothing may be seen behind the surface; a few points can fail where camera j sees their face exactly
+        # edge-on (camera in the face plane), where the hit is ill-conditioned
+        assert float((visible | occluded).double().mean()) >= 0.97, (i, j)
+        assert float(visible.double().mean()) > 0.3, (i, j)
 
 
 def test_constructed_wall_depth_exact():
@@ -155,7 +194,8 @@ def test_constructed_objects_depth():
     for f, (inst, dep) in enumerate(expect):
         assert out["instance"][f, c, c] == inst
         assert abs(float(out["depth"][f, c, c]) - dep) < 1e-5, (f, float(out["depth"][f, c, c]), dep)
-    # the low box at x = -2 (y in [0.5, 1.5], floor at 1.5) is below the optical axis: the ray at y = 0 hits the wall x = -3 behind it
+    # the low box at x = -2 (y in [0.5, 1.5], floor at 1.5) is below the optical axis: the ray at y = 0 hits
+    # the wall x = -3 behind it
     assert out["instance"][3, c, c] == 2 and abs(float(out["depth"][3, c, c]) - 3.0) < 1e-6
     # ... but rays below the axis hit the box's front face x = -1.7
     rows = torch.nonzero(out["instance"][3, :, c] == 7).squeeze(1)
@@ -242,3 +282,19 @@ def test_supersampling_keeps_centre_depth():
     assert torch.equal(a["depth"], b["depth"]) and torch.equal(a["instance"], b["instance"])
     torch.testing.assert_close(a["depth"], c["depth"], rtol=1e-6, atol=0)
     assert (a["rgb"] - b["rgb"]).abs().mean() < 0.05  # same image, anti-aliased
+
+
+def test_bitwise_identical_across_thread_counts():
+    from mirage_world.worlds import scenes
+
+    prev = torch.get_num_threads()
+    outs = []
+    try:
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            scenes._NOISE_CACHE.clear()  # the noise tables are rebuilt under this thread count
+            outs.append(render_clip(9, n_frames=2, height=24, width=32))
+    finally:
+        torch.set_num_threads(prev)
+    for k in ("rgb", "depth", "instance"):
+        assert outs[0][k].numpy().tobytes() == outs[1][k].numpy().tobytes(), k

@@ -272,7 +272,7 @@ class MiragePipeline(DiffusionPipeline):
             memory.write(z0[0, :, 0], d_lat, K_lat, c2w[0])
 
         frames = [self.decode_latents(z0)[0, :, 0]]  # list of (3, H, W)
-        mem_frames = [self.decode_latents(z0)[0, :, 0]] if return_memory_frames else None
+        mem_frames = [frames[0]] if return_memory_frames else None
         segments: list[SegmentInfo] = []
         n_seg = (N - 1 + segment_frames - 1) // segment_frames
         first_latent = z0
@@ -295,7 +295,7 @@ class MiragePipeline(DiffusionPipeline):
                 covered = read.mask[t, 0] > 0
                 d = fill_depth_nearest(read.depth[t], covered)
                 if d is not None:
-                    memory.write(lat[0, :, t], d, K_lat[None].expand(1, 3, 3)[0], c2w[idx[t]])
+                    memory.write(lat[0, :, t], d, K_lat, c2w[idx[t]])
             # next segment starts from the last new frame, re-encoded alone (causal first-frame latent)
             last = video[:, n_new][None, :, None]
             first_latent = self.encode_frames(last)

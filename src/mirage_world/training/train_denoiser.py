@@ -2,6 +2,7 @@
 
 Usage::
 
+    python -m mirage_world.training.train_denoiser render --out runs/den --clips 100
     python -m mirage_world.training.train_denoiser prepare --vae runs/vae/final --out runs/den --clips 100
     python -m mirage_world.training.train_denoiser train --vae runs/vae/final --out runs/den --minutes 35
 
@@ -45,9 +46,36 @@ def _encode(pipe: MiragePipeline, rgb: torch.Tensor) -> torch.Tensor:
     return pipe.encode_frames(rgb.permute(3, 0, 1, 2)[None].float())[0]
 
 
-def prepare(args) -> None:
+def _raw_clip(args, i: int) -> dict[str, torch.Tensor]:
+    """Render (or load the cached render of) clip ``i``: rgb uint8, depth, c2w, K."""
     from ..worlds import render_clip
 
+    path = args.out / "raw" / f"clip_{i:05d}.safetensors"
+    if path.exists():
+        return load_file(path)
+    clip = render_clip(args.seed + i, 2 * SEG + 1, args.height, args.width)
+    raw = {
+        "rgb": (torch.as_tensor(clip["rgb"]) * 255).round().to(torch.uint8),
+        "depth": torch.as_tensor(clip["depth"]).float(),
+        "c2w": torch.as_tensor(clip["c2w"]).float(),
+        "K": torch.as_tensor(clip["K"]).float(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in raw.items()}, path)
+    return raw
+
+
+def render(args) -> None:
+    """Render the raw clips only (needs no VAE; can run while the VAE trains)."""
+    torch.set_num_threads(args.threads)
+    t0 = time.time()
+    for i in range(args.clips):
+        _raw_clip(args, i)
+        if i % 10 == 0:
+            print(f"rendered {i}/{args.clips} {time.time() - t0:.0f}s", flush=True)
+
+
+def prepare(args) -> None:
     torch.set_num_threads(args.threads)
     vae = AutoencoderKLWan.from_pretrained(args.vae)
     pipe = MiragePipeline(vae=vae, transformer=make_tiny_transformer(), scheduler=FlowMatchEulerDiscreteScheduler(shift=SHIFT))
@@ -61,9 +89,8 @@ def prepare(args) -> None:
         path = out / f"clip_{i:05d}.safetensors"
         if path.exists():
             continue
-        clip = render_clip(args.seed + i, 2 * SEG + 1, H, W)
-        rgb, depth = torch.as_tensor(clip["rgb"]), torch.as_tensor(clip["depth"])
-        c2w, K = torch.as_tensor(clip["c2w"]).float(), torch.as_tensor(clip["K"]).float()
+        clip = _raw_clip(args, i)
+        rgb, depth, c2w, K = clip["rgb"].float() / 255, clip["depth"], clip["c2w"], clip["K"]
         K_lat = rescale_intrinsics(K.double(), (H, W), (h, w)).float()
         tensors = {}
         mem = LatentSpatialMemory(pipe.latent_channels)
@@ -189,8 +216,8 @@ def train(args) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("cmd", choices=["prepare", "train"])
-    p.add_argument("--vae", type=Path, required=True)
+    p.add_argument("cmd", choices=["render", "prepare", "train"])
+    p.add_argument("--vae", type=Path, default=None)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--clips", type=int, default=100)
     p.add_argument("--height", type=int, default=192)
@@ -202,7 +229,7 @@ def main(argv=None) -> None:
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     args = p.parse_args(argv)
-    prepare(args) if args.cmd == "prepare" else train(args)
+    {"render": render, "prepare": prepare, "train": train}[args.cmd](args)
 
 
 if __name__ == "__main__":

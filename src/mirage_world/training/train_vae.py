@@ -36,15 +36,36 @@ def _scene_frames(seed: int, n_frames: int, size: int) -> np.ndarray | None:
 
 
 class Batches:
-    """Deterministic stream of training batches ``(B, 3, T, H, W)`` in ``[-1, 1]``."""
+    """Deterministic stream of training batches ``(B, 3, T, H, W)`` in ``[-1, 1]``.
 
-    def __init__(self, seed: int, size: int, scene_frac: float = 0.5):
+    Scene samples are random crops of procedural clips: pre-rendered ones from ``clip_dir`` (the raw clips of
+    :mod:`mirage_world.training.train_denoiser`) when given, else rendered on the fly; each crop is taken at a
+    random scale in ``[0.5, 1]`` so textures appear at several sizes.
+    """
+
+    def __init__(self, seed: int, size: int, scene_frac: float = 0.5, clip_dir: Path | None = None):
         self.scene_frac = scene_frac
         self.rng = np.random.default_rng(seed)
         self.size = size
         self.pool: list[np.ndarray] = []  # scene clips (T, H, W, 3)
+        self.files = sorted(clip_dir.glob("clip_*.safetensors")) if clip_dir else []
+
+    def _stored(self, n_frames: int) -> np.ndarray:
+        from safetensors.torch import load_file
+
+        rgb = load_file(self.files[int(self.rng.integers(len(self.files)))])["rgb"]  # (F, H, W, 3) uint8
+        t0 = int(self.rng.integers(rgb.shape[0] - n_frames + 1))
+        clip = rgb[t0 : t0 + n_frames].permute(0, 3, 1, 2).float() / 255
+        s = self.rng.uniform(0.5, 1.0)
+        if s < 0.99:
+            clip = torch.nn.functional.interpolate(clip, scale_factor=s, mode="area")
+        c = self.size
+        y, x = self.rng.integers(0, clip.shape[2] - c + 1), self.rng.integers(0, clip.shape[3] - c + 1)
+        return clip[:, :, y : y + c, x : x + c].permute(0, 2, 3, 1).numpy()
 
     def _scene(self, n_frames: int) -> np.ndarray | None:
+        if self.files:
+            return self._stored(n_frames)
         if len(self.pool) < 64 or self.rng.uniform() < 0.1:
             clip = _scene_frames(int(self.rng.integers(1 << 30)), 5, self.size * 2)
             if clip is None:
@@ -105,6 +126,8 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scene-frac", type=float, default=0.5, help="fraction of samples from procedural scenes")
+    p.add_argument("--clip-dir", type=Path, default=None, help="pre-rendered clips (train_denoiser render)")
+    p.add_argument("--init", type=Path, default=None, help="initial weights (safetensors) for a fresh run")
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -121,7 +144,12 @@ def main(argv=None) -> None:
         opt.load_state_dict(torch.load(ck / "optim.pt", weights_only=True))
         state = json.loads((ck / "state.json").read_text())
         print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
-    data = Batches(args.seed + state["step"], args.size, args.scene_frac)
+    elif args.init is not None:
+        from safetensors.torch import load_file
+
+        vae.load_state_dict(load_file(args.init))
+        print(f"initialised from {args.init}")
+    data = Batches(args.seed + state["step"], args.size, args.scene_frac, args.clip_dir)
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]
     last_ck = time.time()

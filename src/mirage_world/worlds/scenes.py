@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -216,7 +216,6 @@ _NATURAL = np.array(
     dtype=np.float64,
 )
 
-_TEX_ID = {n: i for i, n in enumerate(TEXTURE_TYPES)}
 # Texture-type probabilities per surface kind (order of TEXTURE_TYPES).
 _TEX_WEIGHTS = {
     #            fbm  marble bricks wood tiles stripes checker gradient plaster
@@ -326,7 +325,7 @@ def make_scene(
         free_center, free_radius: optional camera region (x, z) disc, stored for path generation.
 
     Raises:
-        ValueError: non-finite values, an empty/inverted room, non-positive sizes.
+        ValueError: non-finite values, an empty/inverted room, non-positive sizes, more than 250 objects.
     """
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CE7E]))
     rmin = _as_f32(room_min, (3,))
@@ -344,8 +343,11 @@ def make_scene(
     chh = _as_f32([c[2] for c in cylinders], (-1,))
     if (bh <= 0).any() or (sr <= 0).any() or (cr <= 0).any() or (chh <= 0).any():
         raise ValueError("object sizes must be positive")
+    if len(boxes) + len(spheres) + len(cylinders) > 250:
+        raise ValueError("at most 250 objects (instance ids are 6 + k < 256)")
 
-    kinds = ["floor", "ceiling", "wall", "wall", "wall", "wall"] + ["object"] * (len(boxes) + len(spheres) + len(cylinders))
+    n_obj = len(boxes) + len(spheres) + len(cylinders)
+    kinds = ["floor", "ceiling", "wall", "wall", "wall", "wall"] + ["object"] * n_obj
     types, pals, params = [], [], []
     for k in kinds:
         t, pal, prm = _random_material(rng, k)
@@ -701,8 +703,8 @@ def _noise_tables() -> dict[str, Tensor]:
 
     ``"fbm"``: ``(1, 4, P+1, P+1)`` four independent fBm fields over one period of ``_NOISE_PERIOD`` base cells
     (channel 0: 5 octaves gain 0.5; 1: 3 octaves (smooth); 2: 5 octaves gain 0.65 (rough); 3: 4 octaves gain 0.5),
-    each a sum of bicubic-interpolated random lattices, rank-normalised to ~uniform [0, 1]; one wrapped row/column
-    is appended for bilinear look-ups. ``"cell"``: ``(256*256,)`` uniform per-cell random values.
+    each a sum of bicubic-interpolated random lattices, standardised and mapped to ~uniform [0, 1] by the
+    Gaussian CDF; one wrapped row/column is appended for bilinear look-ups. ``"cell"``: ``(256*256,)`` uniform per-cell random values.
     """
     if not _NOISE_CACHE:
         g = torch.Generator().manual_seed(0x9E3779B9)
@@ -718,7 +720,8 @@ def _noise_tables() -> dict[str, Tensor]:
         chans = []
         for n_oct, gain in ((5, 0.5), (3, 0.5), (5, 0.65), (4, 0.5)):
             acc = sum(gain**k * octave(L * 2**k) for k in range(n_oct))
-            z = (acc - acc.mean()) / acc.std()
+            a64 = acc.double().numpy()  # numpy statistics: independent of the torch thread count
+            z = (acc - float(a64.mean())) / float(a64.std(ddof=1))
             chans.append(0.5 * (1 + torch.erf(z / math.sqrt(2))))
         tab = torch.stack(chans)[None]  # (1,4,P,P)
         tab = torch.cat([tab, tab[:, :, :1]], 2)
@@ -875,7 +878,8 @@ def _albedo(mtype: int, pal: Tensor, prm: list[float], uu: Tensor, vv: Tensor) -
 
 
 def _room_surface(scene: Scene, sid: int, p: Tensor) -> tuple[tuple[int, float], Tensor, Tensor]:
-    """Constant inward normal ``(axis, sign)`` and surface coordinates ``(u, v)`` of points ``p`` on room face ``sid``."""
+    """Constant inward normal ``(axis, sign)`` and surface coordinates ``(u, v)`` of points ``p`` on room face
+    ``sid``."""
     lo, hi = scene.room_min.tolist(), scene.room_max.tolist()
     if sid in (0, 1):
         return (1, -1.0 if sid == 0 else 1.0), p[..., 0], p[..., 2]
@@ -1009,6 +1013,17 @@ def _camera_dirs(K: Tensor, height: int, width: int, ss: int) -> Tensor:
     return torch.stack([x, y, torch.ones_like(x)], -1)
 
 
+def _box_downsample(x: Tensor) -> Tensor:
+    """Mean over axes 2 and 4 of ``(F, H, ss, W, ss, C)``, summed in a fixed order (bitwise reproducible for any
+    thread count, unlike a parallel reduction)."""
+    ss = x.shape[2]
+    acc = None
+    for a in range(ss):
+        for b in range(ss):
+            acc = x[:, :, a, :, b].clone() if acc is None else acc.add_(x[:, :, a, :, b])
+    return acc.mul_(1.0 / (ss * ss))
+
+
 def render(
     scene: Scene,
     c2w: Tensor,
@@ -1083,7 +1098,7 @@ def render(
         p = torch.addcmul(o[:, None, None, :], t[..., None], d)
         rgb = _shade(scene, shader, objs, p, inst, wins)
         if ss > 1:
-            rgb = rgb.view(Fr, height, ss, width, ss, 3).mean(dim=(2, 4))
+            rgb = _box_downsample(rgb.view(Fr, height, ss, width, ss, 3))
             dc = (dirs_c @ Rt).view(Fr, height, width, 3)
             t, inst = _trace(scene, objs, o, dc, _union_windows(win_c[s:e]))
         rgb_out[s:e] = rgb
