@@ -222,6 +222,15 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     typer.echo(f"wrote {', '.join(written)} ({video.shape[0]} frames {W}x{H}, {total:.1f} s)")
 
 
+def _register_subcommands() -> None:
+    from .worlds import cli as worlds_cli
+
+    app.add_typer(worlds_cli.app, name="world", help="Render procedural worlds with exact ground truth.")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Entry point of the ``mirage`` console script."""
     app()

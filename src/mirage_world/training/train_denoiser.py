@@ -85,7 +85,8 @@ def prepare(args) -> None:
     f = pipe.vae_scale_factor_spatial
     h, w = H // f, W // f
     t0 = time.time()
-    for i in range(args.clips):
+    k, n = (int(v) for v in args.shard.split("/"))
+    for i in range(k, args.clips, n):
         path = out / f"clip_{i:05d}.safetensors"
         if path.exists():
             continue
@@ -228,6 +229,7 @@ def main(argv=None) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1000)
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
+    p.add_argument("--shard", default="0/1", help="prepare only clips i with i %% n == k ('k/n'), for parallel runs")
     args = p.parse_args(argv)
     {"render": render, "prepare": prepare, "train": train}[args.cmd](args)
 

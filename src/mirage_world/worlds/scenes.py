@@ -18,7 +18,24 @@ boxes, spheres, cylinders.
 
 ``depth`` and ``instance`` come from one ray through each pixel centre (exact z-depth of the surface seen through
 the centre); ``rgb`` is the box-filtered average of an ``ss x ss`` grid of sub-pixel rays at
-``i + (k + 0.5) / ss``.
+``i + (k + 0.5) / ss`` (or, with ``aa="quincunx"``, a 5-tap quincunx filter of the centre ray and the four pixel
+corners, about twice as fast as ``ss = 2``).
+
+Extensions (all off for the scenes of :func:`random_scene` with its default ``kind="room"`` and for
+:func:`make_scene` without the new keyword arguments, whose renders are unchanged byte for byte):
+
+* **Openings** (``Scene.openings``): axis-aligned rectangles in the walls or the ceiling where the face is absent
+  (windows, doorways, an open sky above a courtyard, the open ends of a street). A ray that leaves the room box
+  through an opening continues outside, where there is only the **exterior ground** (the floor plane ``y = floor_y``
+  extended to infinity, instance :data:`GROUND_ID`, its own material, hits farther than :data:`GROUND_MAX_DEPTH`
+  z-depth are dropped) and the **sky** (instance :data:`SKY_ID`, a colour gradient with sun glow and clouds, depth
+  set to :data:`SKY_DEPTH` = 1000 m: a sentinel, not a measurement; consumers must mask sky out with
+  ``instance == SKY_ID``).
+* **Dynamic objects** (``Scene.dyn_*``): boxes, spheres, cylinders whose centre moves on an ellipse (a line segment
+  when it is degenerate) as a function of the frame time ``t`` passed to :func:`render` (``times``, default the
+  frame index). Their instance ids follow the static objects: ``6 + n_objects + j``.
+* **Photo textures** (``Scene.photos``): material type ``"photo"`` maps a user photo, mirrored-repeated, on a surface.
+* **Fog** (``Scene.fog_length > 0``): distance haze towards the sky's horizon colour beyond ``fog_start`` metres.
 """
 
 from __future__ import annotations
@@ -46,14 +63,32 @@ __all__ = [
     "ROOM_SURFACES",
     "TEXTURE_TYPES",
     "CAMERA_CLEARANCE",
+    "SKY_ID",
+    "GROUND_ID",
+    "SKY_DEPTH",
+    "GROUND_MAX_DEPTH",
+    "AA_MODES",
 ]
 
 #: Names of the six room surfaces, indexed by instance id.
 ROOM_SURFACES = ("floor", "ceiling", "wall_x_min", "wall_x_max", "wall_z_min", "wall_z_max")
 #: Procedural texture kinds, indexed by ``Scene.mat_type``.
-TEXTURE_TYPES = ("fbm", "marble", "bricks", "wood", "tiles", "stripes", "checker", "gradient", "plaster")
+TEXTURE_TYPES = ("fbm", "marble", "bricks", "wood", "tiles", "stripes", "checker", "gradient", "plaster", "photo")
 #: Minimum horizontal distance (metres) kept between camera centres and walls / object footprints.
 CAMERA_CLEARANCE = 0.5
+
+#: Instance id of the sky (rays that leave the scene through an opening and miss the exterior ground).
+SKY_ID = 255
+#: Instance id of the exterior ground (the floor plane outside the room box, seen through openings).
+GROUND_ID = 254
+#: Depth (metres, z-depth) written for sky pixels: a far sentinel, not a measurement (mask sky out with SKY_ID).
+SKY_DEPTH = 1000.0
+#: Exterior ground hits farther than this z-depth (metres) count as sky (the horizon).
+GROUND_MAX_DEPTH = 300.0
+#: Anti-aliasing modes of :func:`render`: ``"box"`` (``ss x ss`` box filter, the default) and ``"quincunx"``.
+AA_MODES = ("box", "quincunx")
+#: Largest number of static + dynamic objects when a scene has openings or dynamic objects (ids 254/255 reserved).
+_MAX_OBJECTS_EXT = 248
 
 _EPS_T = 1e-4  # minimum ray parameter accepted as a hit (rays are unnormalised, t = z-depth)
 _INF = float("inf")
@@ -92,6 +127,25 @@ class Scene:
         (``free_radius = 0`` for hand-made scenes).
 
     seed: the seed the scene was built from (used to decorrelate camera paths).
+
+    Extensions (defaults: a closed room, no sky, no dynamic objects, no photos):
+        openings: ``(no, 5)`` rows ``[face_id, a0, a1, b0, b1]``: the part of room face ``face_id`` (1 ceiling, 2-5
+            walls; the floor cannot be opened) with ``a in [a0, a1]`` and ``b in [b0, b1]`` is absent, where
+            ``(a, b)`` are the two world axes other than the face's normal axis, in increasing axis order (walls
+            ``x = const``: ``(y, z)``; ceiling: ``(x, z)``; walls ``z = const``: ``(x, y)``).
+        sky_zenith, sky_horizon: ``(3,)`` sRGB sky colours; sky_params: ``(4,)`` ``[cloud cover in [0, 1], cloud
+            scale (1/m on a plane 1 m above the eye), sun glow strength, cloud offset]``.
+        ground_mat_type / ground_colors ``(3, 3)`` / ground_params ``(8,)``: material of the exterior ground.
+        fog_length, fog_start: haze ``1 - exp(-max(dist - fog_start, 0) / fog_length)`` towards ``sky_horizon``
+            (metres along the ray); ``fog_length = 0`` disables it.
+        dyn_kind: ``(nd,)`` int64 ``0`` box, ``1`` sphere, ``2`` cylinder; dyn_shape: ``(nd, 4)`` ``[hx, hy, hz,
+            yaw]`` (box) / ``[r, 0, 0, 0]`` (sphere) / ``[r, half_height, 0, 0]`` (cylinder); dyn_motion: ``(nd,
+            11)`` ``[base(3), a(3), b(3), omega, phase]``: centre at frame time ``t`` is ``base + a sin(omega t +
+            phase) + b cos(omega t + phase)`` (``omega`` in rad per frame). Materials of dynamic objects follow the
+            static ones in ``mat_*`` (``S = 6 + n_objects + n_dynamic``).
+        photos: ``(P, 3, S, S)`` float32 sRGB images in [0, 1] used by ``"photo"`` materials (``p0`` = index), or
+            ``None``.
+        kind: the generator that made the scene (``"room"``, ``"indoor"``, ``"courtyard"``, ``"street"``, ...).
     """
 
     room_min: Tensor
@@ -117,6 +171,55 @@ class Scene:
     free_center: Tensor = field(default_factory=lambda: torch.zeros(2))
     free_radius: float = 0.0
     seed: int = 0
+    openings: Tensor = field(default_factory=lambda: torch.zeros(0, 5))
+    sky_zenith: Tensor = field(default_factory=lambda: torch.tensor([0.30, 0.50, 0.85]))
+    sky_horizon: Tensor = field(default_factory=lambda: torch.tensor([0.78, 0.85, 0.93]))
+    sky_params: Tensor = field(default_factory=lambda: torch.tensor([0.0, 0.3, 0.5, 0.0]))
+    ground_mat_type: int = 0
+    ground_colors: Tensor = field(default_factory=lambda: torch.full((3, 3), 0.4))
+    ground_params: Tensor = field(default_factory=lambda: torch.tensor([1.0, 0, 0, 0, 0, 1.0, 1.0, 0]))
+    fog_length: float = 0.0
+    fog_start: float = 0.0
+    dyn_kind: Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.int64))
+    dyn_shape: Tensor = field(default_factory=lambda: torch.zeros(0, 4))
+    dyn_motion: Tensor = field(default_factory=lambda: torch.zeros(0, 11))
+    photos: Tensor | None = None
+    kind: str = "room"
+
+    @property
+    def has_exterior(self) -> bool:
+        """True when the scene has openings, so rays can reach the exterior ground and the sky."""
+        return int(self.openings.shape[0]) > 0
+
+    @property
+    def n_dynamic(self) -> int:
+        return int(self.dyn_kind.shape[0])
+
+    @property
+    def dynamic_ids(self) -> list[int]:
+        """Instance ids of the dynamic objects."""
+        return [6 + self.n_objects + j for j in range(self.n_dynamic)]
+
+    def dynamic_centers(self, times) -> Tensor:
+        """Centres of the dynamic objects at frame times.
+
+        Args:
+            times: ``(T,)`` frame times (frame-index units, any real values).
+
+        Returns:
+            ``(T, n_dynamic, 3)`` float32 (computed in float64).
+        """
+        t = torch.as_tensor(times, dtype=torch.float64).reshape(-1, 1)
+        m = self.dyn_motion.double()
+        ang = t * m[:, 9] + m[:, 10]  # (T, nd)
+        c = m[:, 0:3] + torch.sin(ang)[..., None] * m[:, 3:6] + torch.cos(ang)[..., None] * m[:, 6:9]
+        return c.float()
+
+    def dynamic_radii_xz(self) -> np.ndarray:
+        """``(n_dynamic,)`` radius of a disc bounding each dynamic object's footprint."""
+        sh = self.dyn_shape.double().numpy().reshape(-1, 4)
+        k = self.dyn_kind.numpy()
+        return np.where(k == 0, np.hypot(sh[:, 0], sh[:, 2]), sh[:, 0])
 
     @property
     def n_boxes(self) -> int:
@@ -223,6 +326,9 @@ _TEX_WEIGHTS = {
     "ceiling": [0.20, 0.02, 0.00, 0.10, 0.12, 0.02, 0.02, 0.17, 0.35],
     "wall": [0.14, 0.05, 0.16, 0.08, 0.09, 0.14, 0.04, 0.14, 0.16],
     "object": [0.14, 0.11, 0.09, 0.16, 0.10, 0.13, 0.10, 0.08, 0.09],
+    # outdoor surfaces (used by mirage_world.worlds.layouts only)
+    "ground": [0.30, 0.02, 0.15, 0.00, 0.25, 0.03, 0.05, 0.05, 0.15],
+    "facade": [0.08, 0.04, 0.30, 0.02, 0.12, 0.10, 0.02, 0.07, 0.25],
 }
 
 
@@ -313,6 +419,8 @@ def make_scene(
     seed: int = 0,
     free_center=None,
     free_radius: float = 0.0,
+    openings=(),
+    dynamic=(),
 ) -> Scene:
     """Build a :class:`Scene` from explicit geometry; materials and lights are drawn from ``seed``.
 
@@ -323,9 +431,13 @@ def make_scene(
         cylinders: iterable of ``(center(3), radius, half_height)`` (vertical axis).
         seed: seed of materials and lights.
         free_center, free_radius: optional camera region (x, z) disc, stored for path generation.
+        openings: iterable of ``(face_id, a0, a1, b0, b1)`` holes (see :class:`Scene`; face 1 or 2-5).
+        dynamic: iterable of ``(kind, shape(4), motion(11))`` moving objects, ``kind`` in ``"box"``, ``"sphere"``,
+            ``"cylinder"`` (see :class:`Scene`); their materials come from a separate stream of ``seed``.
 
     Raises:
-        ValueError: non-finite values, an empty/inverted room, non-positive sizes, more than 250 objects.
+        ValueError: non-finite values, an empty/inverted room, non-positive sizes, more than 250 objects (248 with
+            openings or dynamic objects), a bad opening face or dynamic kind.
     """
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5CE7E]))
     rmin = _as_f32(room_min, (3,))
@@ -373,6 +485,11 @@ def make_scene(
     fc = np.zeros(2) if free_center is None else np.asarray(free_center, dtype=np.float64)
     if free_center is None:
         fc = 0.5 * (lo[[0, 2]] + hi[[0, 2]])
+    ext = _extension_fields(seed, openings, dynamic, n_obj)
+    if ext:
+        types += ext.pop("_types")
+        pals += ext.pop("_pals")
+        params += ext.pop("_params")
     return Scene(
         room_min=rmin,
         room_max=rmax,
@@ -397,7 +514,46 @@ def make_scene(
         free_center=_as_f32(fc, (2,)),
         free_radius=float(free_radius),
         seed=int(seed),
+        **ext,
     )
+
+
+_DYN_KINDS = ("box", "sphere", "cylinder")
+
+
+def _extension_fields(seed, openings, dynamic, n_obj: int) -> dict:
+    """Scene fields for :func:`make_scene`'s ``openings`` / ``dynamic`` (empty dict when both are empty)."""
+    openings, dynamic = list(openings), list(dynamic)
+    if not openings and not dynamic:
+        return {}
+    if n_obj + len(dynamic) > _MAX_OBJECTS_EXT:
+        raise ValueError(f"at most {_MAX_OBJECTS_EXT} objects with openings or dynamic objects (ids 254, 255 reserved)")
+    out: dict = {"_types": [], "_pals": [], "_params": []}
+    if openings:
+        op = _as_f32(openings, (-1, 5))
+        if not all(int(f) == f and int(f) in (1, 2, 3, 4, 5) for f in op[:, 0].tolist()):
+            raise ValueError("opening faces must be 1 (ceiling) or 2-5 (walls)")
+        out["openings"] = op
+    if dynamic:
+        kinds = []
+        for d in dynamic:
+            if d[0] not in _DYN_KINDS:
+                raise ValueError(f"dynamic object kind must be one of {_DYN_KINDS}, got {d[0]!r}")
+            kinds.append(_DYN_KINDS.index(d[0]))
+        shape = _as_f32([d[1] for d in dynamic], (-1, 4))
+        motion = _as_f32([d[2] for d in dynamic], (-1, 11))
+        k = torch.tensor(kinds, dtype=torch.int64)
+        need = torch.where(k == 0, shape[:, :3].amin(1), torch.where(k == 1, shape[:, 0], shape[:, :2].amin(1)))
+        if (need <= 0).any():
+            raise ValueError("dynamic object sizes must be positive")
+        out.update(dyn_kind=k, dyn_shape=shape, dyn_motion=motion)
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xD7]))
+        for _ in dynamic:
+            t, pal, prm = _random_material(rng, "object")
+            out["_types"].append(t)
+            out["_pals"].append(pal)
+            out["_params"].append(prm)
+    return out
 
 
 def _check_seed(seed) -> int:
@@ -406,20 +562,33 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
-def random_scene(seed: int) -> Scene:
-    """Deterministically generate a random room with 3-8 objects resting on the floor.
+def random_scene(seed: int, kind: str = "room", *, photos=None) -> Scene:
+    """Deterministically generate a random scene; by default a closed room with 3-8 objects resting on the floor.
 
-    Room: 4-9 m wide and deep, 2.5-3.5 m high, floor at ``y = eye height in [1.3, 1.7]`` so cameras at ``y ~ 0``
-    are at eye height. A disc of radius ``1.1 m`` around ``scene.free_center`` (at least 1.6 m from every wall) is
-    kept free of objects so that camera paths have room to start; objects do not overlap each other.
+    Room (``kind="room"``, the original generator, unchanged): 4-9 m wide and deep, 2.5-3.5 m high, floor at
+    ``y = eye height in [1.3, 1.7]`` so cameras at ``y ~ 0`` are at eye height. A disc of radius ``1.1 m`` around
+    ``scene.free_center`` (at least 1.6 m from every wall) is kept free of objects so that camera paths have room
+    to start; objects do not overlap each other.
+
+    Other kinds (see :mod:`mirage_world.worlds.layouts`): ``"indoor"`` (a furnished room with windows and doorways
+    showing the sky and the ground outside), ``"courtyard"`` and ``"street"`` (outdoor, open to the sky),
+    ``"outdoor"`` (courtyard or street, drawn from the seed) and ``"any"`` (any of the four, drawn from the seed).
 
     Args:
-        seed: non-negative int; the same seed always gives the same scene (no global RNG is used).
+        seed: non-negative int; the same arguments always give the same scene (no global RNG is used).
+        kind: scene family, one of :data:`mirage_world.worlds.layouts.SCENE_KINDS`.
+        photos: optional ``(P, 3, S, S)`` float tensor of texture photos in [0, 1] (see
+            :func:`mirage_world.worlds.layouts.load_texture_photos`); some surfaces then show photos.
 
     Raises:
-        ValueError: if ``seed`` is not a non-negative int.
+        ValueError: if ``seed`` is not a non-negative int, ``kind`` is unknown or ``photos`` is malformed
+            (:class:`~mirage_world.errors.InputError`).
     """
     seed = _check_seed(seed)
+    if kind != "room" or photos is not None:
+        from mirage_world.worlds.layouts import generate_scene
+
+        return generate_scene(seed, kind, photos=photos)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x6E0]))
     sx, sz = rng.uniform(4.0, 9.0, 2)
     h = rng.uniform(2.5, 3.5)
@@ -534,13 +703,17 @@ def _room_face_corners(scene: Scene) -> Tensor:
     return torch.stack(out)
 
 
-def _windows(verts: Tensor, edges: Tensor, c2w: Tensor, K: Tensor, hs: int, ws: int, ss: int) -> Tensor:
+def _windows(
+    verts: Tensor, edges: Tensor, c2w: Tensor, K: Tensor, hs: int, ws: int, ss: int, half: float = 0.5
+) -> Tensor:
     """Conservative ray-grid windows of convex polytopes seen by each camera.
 
     Args:
-        verts: ``(n, V, 3)`` float64 world vertices; edges: ``(E, 2)`` vertex-index pairs (the polytope's edges).
+        verts: ``(n, V, 3)`` (or per frame ``(F, n, V, 3)``) float64 world vertices; edges: ``(E, 2)`` vertex-index
+            pairs (the polytope's edges).
         c2w: ``(F, 4, 4)``; K: ``(3, 3)`` of the output pixel grid; ``hs, ws`` ray grid size; ``ss`` its
-            supersampling factor (ray ``(r, c)`` passes through pixel coordinate ``((c+0.5)/ss, (r+0.5)/ss)``).
+            supersampling factor (ray ``(r, c)`` passes through pixel coordinate ``((c+half)/ss, (r+half)/ss)``;
+            ``half = 0`` for the grid of pixel corners).
 
     Returns:
         ``(F, n, 4)`` int64 ``(r0, r1, c0, c1)`` half-open windows (empty when ``r1 <= r0`` or ``c1 <= c0``),
@@ -548,7 +721,8 @@ def _windows(verts: Tensor, edges: Tensor, c2w: Tensor, K: Tensor, hs: int, ws: 
     """
     cw = c2w.double()
     R, tr = cw[:, :3, :3], cw[:, :3, 3]
-    cam = torch.einsum("fji,fnkj->fnki", R, verts[None] - tr[:, None, None, :])  # (F,n,V,3)
+    vs = verts if verts.ndim == 4 else verts[None]  # per-frame vertices (F,n,V,3) for moving objects
+    cam = torch.einsum("fji,fnkj->fnki", R, vs - tr[:, None, None, :])  # (F,n,V,3)
     eps = 1e-4
     A, B = cam[:, :, edges[:, 0]], cam[:, :, edges[:, 1]]  # (F,n,E,3)
     za, zb = A[..., 2], B[..., 2]
@@ -559,8 +733,8 @@ def _windows(verts: Tensor, edges: Tensor, c2w: Tensor, K: Tensor, hs: int, ws: 
     valid = torch.cat([cam[..., 2] >= eps, cross], 2)
     z = pts[..., 2].clamp_min(eps)
     Kd = K.double()
-    u = (Kd[0, 0] * pts[..., 0] / z + Kd[0, 2]) * ss - 0.5
-    v = (Kd[1, 1] * pts[..., 1] / z + Kd[1, 2]) * ss - 0.5
+    u = (Kd[0, 0] * pts[..., 0] / z + Kd[0, 2]) * ss - half
+    v = (Kd[1, 1] * pts[..., 1] / z + Kd[1, 2]) * ss - half
     big = 1e12
     c0 = torch.where(valid, u, big).amin(-1)
     c1 = torch.where(valid, u, -big).amax(-1)
@@ -573,13 +747,47 @@ def _windows(verts: Tensor, edges: Tensor, c2w: Tensor, K: Tensor, hs: int, ws: 
     return torch.stack([r0, r1, c0, c1], -1).long()
 
 
-def _surface_windows(scene: Scene, c2w: Tensor, K: Tensor, hs: int, ws: int, ss: int) -> Tensor:
-    """``(F, 6 + n_objects, 4)`` ray-grid windows of every surface (room faces, then objects)."""
-    faces = _windows(_room_face_corners(scene), _QUAD_EDGES, c2w, K, hs, ws, ss)
-    if scene.n_objects == 0:
-        return faces
-    objs = _windows(_object_corners(scene), _BOX_EDGES, c2w, K, hs, ws, ss)
-    return torch.cat([faces, objs], 1)
+def _surface_windows(
+    scene: Scene, c2w: Tensor, K: Tensor, hs: int, ws: int, ss: int, times: Tensor | None = None, half: float = 0.5
+) -> Tensor:
+    """``(F, S, 4)`` ray-grid windows of every surface: room faces, static objects, then (extensions) dynamic
+    objects at frame ``times``, then the exterior ground and the sky (whole grid) when the scene has openings."""
+    parts = [_windows(_room_face_corners(scene), _QUAD_EDGES, c2w, K, hs, ws, ss, half)]
+    if scene.n_objects:
+        parts.append(_windows(_object_corners(scene), _BOX_EDGES, c2w, K, hs, ws, ss, half))
+    if scene.n_dynamic:
+        verts = _dynamic_corners(scene, times)  # (F, nd, 8, 3)
+        parts.append(_windows(verts, _BOX_EDGES, c2w, K, hs, ws, ss, half))
+    if scene.has_exterior:
+        full = torch.tensor([0, hs, 0, ws], dtype=torch.int64).expand(c2w.shape[0], 2, 4)
+        parts.append(full)
+    return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+
+def _dynamic_local_corners(scene: Scene) -> Tensor:
+    """``(nd, 8, 3)`` float64 corners of a box enclosing each dynamic object, relative to its centre."""
+    sx = torch.tensor([-1.0, 1.0], dtype=torch.float64)
+    sgn = torch.cartesian_prod(sx, sx, sx)  # (8,3)
+    sh = scene.dyn_shape.double()
+    out = []
+    for k, row in zip(scene.dyn_kind.tolist(), sh):
+        if k == 0:
+            loc = row[:3] * sgn
+            cs, sn = math.cos(float(row[3])), math.sin(float(row[3]))
+            wx = cs * loc[:, 0] + sn * loc[:, 2]
+            wz = -sn * loc[:, 0] + cs * loc[:, 2]
+            out.append(torch.stack([wx, loc[:, 1], wz], -1))
+        elif k == 1:
+            out.append(row[0] * sgn)
+        else:
+            out.append(torch.stack([row[0], row[1], row[0]]) * sgn)
+    return torch.stack(out)
+
+
+def _dynamic_corners(scene: Scene, times: Tensor) -> Tensor:
+    """``(T, nd, 8, 3)`` float64 world corners of boxes enclosing the dynamic objects at frame ``times``."""
+    c = scene.dynamic_centers(times).double()  # (T, nd, 3)
+    return c[:, :, None, :] + _dynamic_local_corners(scene)[None]
 
 
 def _union_windows(win: Tensor) -> list[tuple[int, int, int, int]]:
@@ -593,6 +801,42 @@ def _union_windows(win: Tensor) -> list[tuple[int, int, int, int]]:
     return list(zip(r0.tolist(), r1.tolist(), c0.tolist(), c1.tolist()))
 
 
+def _dynamic_objects(scene: Scene, times: Tensor) -> list[tuple]:
+    """Dynamic objects in the format of :func:`_object_list`, with ``(F, 3)`` float32 centres at ``times``."""
+    cen = scene.dynamic_centers(times)  # (F, nd, 3)
+    objs = []
+    for j, (k, sh) in enumerate(zip(scene.dyn_kind.tolist(), scene.dyn_shape.tolist())):
+        c = cen[:, j].contiguous()
+        if k == 0:
+            objs.append(("box", c, sh[:3], math.cos(sh[3]), math.sin(sh[3])))
+        elif k == 1:
+            objs.append(("sphere", c, sh[0]))
+        else:
+            objs.append(("cylinder", c, sh[0], sh[1]))
+    return objs
+
+
+def _camera_inside_dynamic(scene: Scene, o: Tensor, times: Tensor) -> Tensor:
+    """``(T,)`` bool: camera centre ``o`` ``(T, 3)`` inside (or within 1 cm of) a dynamic object at its time."""
+    inside = torch.zeros(o.shape[0], dtype=torch.bool)
+    if not scene.n_dynamic:
+        return inside
+    cen = scene.dynamic_centers(times).double()
+    q = o.double()[:, None, :] - cen  # (T, nd, 3)
+    for j, (k, sh) in enumerate(zip(scene.dyn_kind.tolist(), scene.dyn_shape.tolist())):
+        x, y, z = q[:, j, 0], q[:, j, 1], q[:, j, 2]
+        if k == 0:
+            cs, sn = math.cos(sh[3]), math.sin(sh[3])
+            lx, lz = x * cs - z * sn, x * sn + z * cs
+            hit = (lx.abs() < sh[0] + 0.01) & (y.abs() < sh[1] + 0.01) & (lz.abs() < sh[2] + 0.01)
+        elif k == 1:
+            hit = (x * x + y * y + z * z).sqrt() < sh[0] + 0.01
+        else:
+            hit = ((x * x + z * z).sqrt() < sh[0] + 0.01) & (y.abs() < sh[1] + 0.01)
+        inside |= hit
+    return inside
+
+
 def _hit_object(obj: tuple, o: Tensor, d: Tensor) -> Tensor:
     """Nearest-hit ray parameter (``inf`` on a miss) of rays ``o[f] + t d[f]`` with one object.
 
@@ -602,7 +846,10 @@ def _hit_object(obj: tuple, o: Tensor, d: Tensor) -> Tensor:
     dx, dy, dz = d[..., 0], d[..., 1], d[..., 2]
     kind = obj[0]
     c = obj[1]
-    e = (o - torch.tensor(c, dtype=o.dtype)).view(Fr, 1, 1, 3)
+    if isinstance(c, Tensor):  # dynamic object: one centre per frame (F, 3)
+        e = (o - c).view(Fr, 1, 1, 3)
+    else:
+        e = (o - torch.tensor(c, dtype=o.dtype)).view(Fr, 1, 1, 3)
     ex, ey, ez = e[..., 0], e[..., 1], e[..., 2]  # (F,1,1)
     if kind == "box":
         _, _, h, cs, sn = obj
@@ -676,6 +923,8 @@ def _trace(scene: Scene, objs: list, o: Tensor, d: Tensor, wins: list[tuple]) ->
             m = ta < t
             t = torch.where(m, ta, t)
             inst = torch.where(m, ida, inst)
+    if scene.has_exterior:
+        t, inst = _escape(scene, o, d, t, inst)
     for k, obj in enumerate(objs):
         r0, r1, c0, c1 = wins[6 + k]
         if r1 <= r0 or c1 <= c0:
@@ -686,6 +935,49 @@ def _trace(scene: Scene, objs: list, o: Tensor, d: Tensor, wins: list[tuple]) ->
         torch.minimum(tv, tk, out=tv)
         inst[:, r0:r1, c0:c1].masked_fill_(m, 6 + k)
     return t, inst
+
+
+def _opening_list(scene: Scene) -> dict[int, list[tuple[float, float, float, float] | None]]:
+    """Openings grouped by face: ``{face_id: [(a0, a1, b0, b1) or None for "the whole face"]}``."""
+    lo, hi = scene.room_min.tolist(), scene.room_max.tolist()
+    out: dict[int, list] = {}
+    for f, a0, a1, b0, b1 in scene.openings.tolist():
+        f = int(f)
+        ax = (1, 1, 0, 0, 2, 2)[f]
+        ia, ib = [i for i in range(3) if i != ax]
+        whole = a0 <= lo[ia] and a1 >= hi[ia] and b0 <= lo[ib] and b1 >= hi[ib]
+        out.setdefault(f, []).append(None if whole else (a0, a1, b0, b1))
+    return out
+
+
+def _escape(scene: Scene, o: Tensor, d: Tensor, t: Tensor, inst: Tensor) -> tuple[Tensor, Tensor]:
+    """Rays whose exit point from the room box lies in an opening continue outside: they hit the exterior ground
+    (``y = floor_y``, when going down and within :data:`GROUND_MAX_DEPTH`) or the sky (depth :data:`SKY_DEPTH`)."""
+    Fr = d.shape[0]
+    esc = None
+    for f, holes in _opening_list(scene).items():
+        on = inst == f
+        if any(h is None for h in holes):
+            m = on
+        else:
+            ax = (1, 1, 0, 0, 2, 2)[f]
+            ia, ib = [i for i in range(3) if i != ax]
+            pa = o[:, ia].view(Fr, 1, 1) + t * d[..., ia]
+            pb = o[:, ib].view(Fr, 1, 1) + t * d[..., ib]
+            m = None
+            for a0, a1, b0, b1 in holes:
+                h = (pa >= a0) & (pa <= a1) & (pb >= b0) & (pb <= b1)
+                m = h if m is None else m | h
+            m = m & on
+        esc = m if esc is None else esc | m
+    if esc is None or not bool(esc.any()):
+        return t, inst
+    dy = d[..., 1]
+    tg = (scene.floor_y - o[:, 1].view(Fr, 1, 1)) / dy
+    ground = (dy > 0) & (tg <= GROUND_MAX_DEPTH)
+    t_out = torch.where(ground, tg, torch.full_like(t, SKY_DEPTH))
+    i_out = torch.where(ground, torch.tensor(GROUND_ID, dtype=torch.uint8), torch.tensor(SKY_ID, dtype=torch.uint8))
+    return torch.where(esc, t_out, t), torch.where(esc, i_out, inst)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -765,11 +1057,26 @@ def _look(lut: Tensor, t: Tensor) -> Tensor:
     return lut[(t * (_LUT_N - 1) + 0.5).clamp_(0, _LUT_N - 1).long()]
 
 
-def _albedo(mtype: int, pal: Tensor, prm: list[float], uu: Tensor, vv: Tensor) -> Tensor:
+def _photo_albedo(photo: Tensor, u: Tensor, v: Tensor, tint: Tensor, amount: float) -> Tensor:
+    """Sample a ``(3, S, S)`` photo at texture coordinates ``(u, v)`` (one photo per unit, mirrored repeat, so the
+    tiling has no seams), bilinearly; optionally tinted towards ``tint`` by ``amount``. Returns ``(..., 3)``."""
+    shape = u.shape
+    gu = 1.0 - (torch.remainder(u, 2.0) - 1.0).abs()  # triangle wave in [0, 1]
+    gv = 1.0 - (torch.remainder(v, 2.0) - 1.0).abs()
+    grid = torch.stack([gu, gv], -1).reshape(1, 1, -1, 2).mul(2.0).sub(1.0)
+    col = F.grid_sample(photo[None], grid, mode="bilinear", padding_mode="border", align_corners=True)
+    col = col[0, :, 0].transpose(0, 1).reshape(*shape, 3)
+    if amount > 0:
+        col = col * ((1 - amount) + amount * tint)
+    return col
+
+
+def _albedo(mtype: int, pal: Tensor, prm: list[float], uu: Tensor, vv: Tensor, photos: Tensor | None = None) -> Tensor:
     """Procedural sRGB albedo ``(..., 3)`` of one material at surface coordinates ``(uu, vv)`` in metres.
 
     The surface coordinates are rotated by ``prm[1]``, divided by the scale ``prm[0]`` and offset by
     ``prm[2:4]`` before the pattern is evaluated; a low-amplitude multiplicative fBm "grain" is added to all kinds.
+    ``"photo"`` materials map ``photos[int(p0)]`` (``p1``: amount of tint towards palette colour 0).
     """
     scale, rot, ou, ov, p0, p1, p2, p3 = prm
     cr, sr = math.cos(rot) / scale, math.sin(rot) / scale
@@ -778,6 +1085,10 @@ def _albedo(mtype: int, pal: Tensor, prm: list[float], uu: Tensor, vv: Tensor) -
     name = TEXTURE_TYPES[mtype]
     grain_amp = 0.05
     gset = (u * 9.0, v * 9.0)
+    if name == "photo":
+        if photos is None or not 0 <= int(p0) < photos.shape[0]:
+            raise ValueError("a 'photo' material needs scene.photos with that index")
+        return _photo_albedo(photos[int(p0)], u, v, pal[0], p1)
     if name == "fbm":
         nz = _noise((u * p1, v * p1), gset)
         n = nz[int(p0), 0]
@@ -891,6 +1202,8 @@ def _room_surface(scene: Scene, sid: int, p: Tensor) -> tuple[tuple[int, float],
 def _object_surface(obj: tuple, p: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Outward unit normals ``(..., 3)`` and surface coordinates ``(u, v)`` of points ``p`` on one object."""
     kind, c = obj[0], obj[1]
+    if isinstance(c, Tensor):  # dynamic object: (F, 3) centres
+        c = [c[:, 0].view(-1, 1, 1), c[:, 1].view(-1, 1, 1), c[:, 2].view(-1, 1, 1)]
     qx, qy, qz = p[..., 0] - c[0], p[..., 1] - c[1], p[..., 2] - c[2]
     if kind == "box":
         _, _, h, cs, sn = obj
@@ -930,13 +1243,38 @@ class _Shader:
         self.lp = scene.point_pos.tolist()
         self.ld = scene.dir_to_light.tolist()
         self.gain = (scene.tint.float() * scene.exposure).sqrt()  # gamma-2 encode of the light colour
+        self.photos = scene.photos
+        self.focal = None  # set by render for scenes with openings (texture fade on distant planes)
+        self._means: dict[int, Tensor] = {}
+        if scene.has_exterior:  # the exterior ground's material is looked up under GROUND_ID
+            self.types = self.types + [0] * (GROUND_ID + 1 - len(self.types))
+            self.params = self.params + [self.params[0]] * (GROUND_ID + 1 - len(self.params))
+            self.types[GROUND_ID] = int(scene.ground_mat_type)
+            self.params[GROUND_ID] = scene.ground_params.double().tolist()
+            pal = torch.zeros(GROUND_ID + 1, 3, 3)
+            pal[: self.pal.shape[0]] = self.pal
+            pal[GROUND_ID] = scene.ground_colors.float()
+            self.pal = pal
 
-    def shade(self, sid: int, p: Tensor, normal, uu: Tensor, vv: Tensor) -> Tensor:
+    def mean_albedo(self, sid: int) -> Tensor:
+        """``(3,)`` average albedo of the material of surface ``sid`` over an 8 m x 8 m patch (cached)."""
+        if sid not in self._means:
+            g = (torch.arange(64, dtype=torch.float32) + 0.5) * (8.0 / 64)
+            gv, gu = torch.meshgrid(g, g, indexing="ij")
+            alb = _albedo(self.types[sid], self.pal[sid], self.params[sid], gu, gv, self.photos)
+            self._means[sid] = alb.reshape(-1, 3).double().mean(0).float()
+        return self._means[sid]
+
+    def shade(self, sid: int, p: Tensor, normal, uu: Tensor, vv: Tensor, view=None) -> Tensor:
         """sRGB colour ``(..., 3)`` of points ``p`` ``(..., 3)`` on surface ``sid``.
 
         ``normal`` is a constant ``(axis, sign)`` or a ``(..., 3)`` tensor. Light is Lambert (point light with
         ``1 / (1 + d^2 / 6)`` fall-off, optional directional light) plus a hemispheric ambient term, then encoded
         with gamma 2 before multiplying the (sRGB) albedo.
+
+        ``view = (o, focal)`` (camera centres ``(F, 1, 1, 3)``, focal length in ray-grid pixels; planes only) fades
+        the texture to its mean where one pixel covers more than 3 % of the material scale (fully at 15 %), a
+        cheap stand-in for mip-mapping on distant and grazing surfaces.
         """
         sc = self.scene
         lx, ly, lz = self.lp[0] - p[..., 0], self.lp[1] - p[..., 1], self.lp[2] - p[..., 2]
@@ -955,32 +1293,91 @@ class _Shader:
                 amb_dir = amb_dir + nd.clamp_(min=0) * sc.dir_power
         lam = (ndl * torch.rsqrt(dist2)).clamp_(min=0)
         L = (lam * sc.point_power / (dist2 * (1 / 6.0) + 1.0) + amb_dir).clamp_(min=0).sqrt_()
-        alb = _albedo(self.types[sid], self.pal[sid], self.params[sid], uu, vv)
+        alb = _albedo(self.types[sid], self.pal[sid], self.params[sid], uu, vv, self.photos)
+        if view is not None and isinstance(normal, tuple):
+            o, focal = view
+            v = p - o
+            d2 = (v * v).sum(-1)
+            fp = d2 / (focal * v[..., normal[0]].abs().clamp_min(1e-6))  # metres per pixel on the plane
+            w = ((fp * (1.0 / self.params[sid][0]) - 0.03) * (1.0 / 0.12)).clamp_(0, 1)
+            alb = alb + w[..., None] * (self.mean_albedo(sid) - alb)
         return (alb * L[..., None] * self.gain).clamp_(0, 1)
 
 
-def _shade(scene: Scene, shader: _Shader, objs: list, p: Tensor, inst: Tensor, wins: list[tuple]) -> Tensor:
+def _sky_color(scene: Scene, d: Tensor) -> Tensor:
+    """sRGB sky colour ``(..., 3)`` of world ray directions ``d`` ``(..., 3)`` (any length).
+
+    A gradient from ``sky_horizon`` (elevation 0) to ``sky_zenith`` (straight up, ``-y``), a sun glow around
+    ``dir_to_light`` and fBm clouds on a plane above the camera that fade out towards the horizon.
+    """
+    dn = d * torch.rsqrt((d * d).sum(-1, keepdim=True))
+    up = -dn[..., 1]
+    e = up.clamp(0, 1)
+    hz, zn = scene.sky_horizon.float(), scene.sky_zenith.float()
+    col = hz + (zn - hz) * e.sqrt()[..., None]
+    cover, cscale, glow, coff = scene.sky_params.tolist()
+    if cover > 0:
+        inv = 1.0 / up.clamp_min(0.05)
+        u = dn[..., 0] * inv * cscale + coff
+        v = dn[..., 2] * inv * cscale + 0.37 * coff
+        n = _noise((u, v))[0, 0]
+        c = ((n - (1.0 - cover)) * 4.0).clamp_(0, 1) * ((up - 0.02) * 6.0).clamp_(0, 1)
+        cloud = hz * 0.35 + 0.65
+        col = col + c[..., None] * (cloud - col)
+    if glow > 0:
+        sd = scene.dir_to_light.float()
+        cosang = (dn * sd).sum(-1)
+        g = glow * (torch.exp((cosang - 1.0) * 400.0) + 0.35 * torch.exp((cosang - 1.0) * 6.0))
+        col = col + g[..., None] * scene.tint.float()
+    return col.clamp_(0, 1)
+
+
+def _shade(
+    scene: Scene, shader: _Shader, objs: list, p: Tensor, inst: Tensor, wins: list[tuple], o: Tensor | None = None
+) -> Tensor:
     """Shade hit points ``p`` ``(F, h, w, 3)`` with instance ids ``inst`` ``(F, h, w)``.
 
     Each surface is evaluated densely over its ray window (no gather / scatter) and written where ``inst`` matches.
+    With openings, the exterior ground and the sky follow (``o`` ``(F, 3)``: camera centres), then fog.
     Returns rgb ``(F, h, w, 3)`` in [0, 1].
     """
     rgb = torch.zeros_like(p)
-    for sid in range(6 + len(objs)):
-        r0, r1, c0, c1 = wins[sid]
+    sids = list(range(6 + len(objs)))
+    if scene.has_exterior:
+        sids += [GROUND_ID, SKY_ID]
+    for k, sid in enumerate(sids):
+        r0, r1, c0, c1 = wins[k]
         if r1 <= r0 or c1 <= c0:
             continue
         m = inst[:, r0:r1, c0:c1] == sid
         if not bool(m.any()):
             continue
+        if sid >= GROUND_ID:  # whole-grid window: shrink it to the bounding box of the pixels to shade
+            rows = torch.nonzero(m.any(2).any(0)).squeeze(1)
+            cols = torch.nonzero(m.any(1).any(0)).squeeze(1)
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            m = m[:, r0:r1, c0:c1]
         pc = p[:, r0:r1, c0:c1]
-        if sid < 6:
-            normal, uu, vv = _room_surface(scene, sid, pc)
+        if sid == SKY_ID:
+            col = _sky_color(scene, pc - o.view(-1, 1, 1, 3))
         else:
-            normal, uu, vv = _object_surface(objs[sid - 6], pc)
-        col = shader.shade(sid, pc, normal, uu, vv)
+            if sid == GROUND_ID:
+                normal, uu, vv = (1, -1.0), pc[..., 0], pc[..., 2]
+            elif sid < 6:
+                normal, uu, vv = _room_surface(scene, sid, pc)
+            else:
+                normal, uu, vv = _object_surface(objs[sid - 6], pc)
+            view = None
+            if shader.focal is not None and isinstance(normal, tuple):
+                view = (o.view(-1, 1, 1, 3), shader.focal)
+            col = shader.shade(sid, pc, normal, uu, vv, view)
         rc = rgb[:, r0:r1, c0:c1]
         rc.copy_(torch.where(m[..., None], col, rc))
+    if scene.fog_length > 0:
+        dist = torch.linalg.vector_norm(p - o.view(-1, 1, 1, 3), dim=-1)
+        f = 1.0 - torch.exp(-(dist - scene.fog_start).clamp_(min=0) * (1.0 / scene.fog_length))
+        f = torch.where(inst == SKY_ID, 0.0, f)
+        rgb = rgb + f[..., None] * (scene.sky_horizon.float() - rgb)
     return rgb
 
 
@@ -1033,32 +1430,39 @@ def render(
     ss: int = 2,
     *,
     chunk_frames: int = 4,
+    times=None,
+    aa: str = "box",
 ) -> dict[str, Tensor]:
     """Ray-cast a scene from one or more cameras.
 
     Args:
         scene: a :class:`Scene`.
         c2w: ``(4, 4)`` or ``(T, 4, 4)`` camera-to-world poses (OpenCV axes); camera centres must lie strictly
-            inside the room box.
+            inside the room box (and outside the dynamic objects at their frame times).
         K: ``(3, 3)`` intrinsics in pixels of the ``(height, width)`` output grid (shared by all frames).
         height, width: output size in pixels (> 0).
-        ss: supersampling factor per axis for ``rgb`` (``ss * ss`` rays per pixel at ``i + (k + 0.5) / ss``,
-            box-filtered); >= 1.
+        ss: supersampling factor per axis for ``rgb`` with ``aa="box"`` (``ss * ss`` rays per pixel at
+            ``i + (k + 0.5) / ss``, box-filtered); >= 1. Ignored by ``aa="quincunx"``.
         chunk_frames: frames traced together (memory / speed trade-off only; results do not depend on it).
+        times: ``(T,)`` frame times of the dynamic objects (frame-index units); default ``0, 1, ..., T-1``.
+        aa: ``"box"`` (default) or ``"quincunx"``: ``rgb = 0.5 * centre + 0.125 * (4 pixel corners)``, the corner
+            rays shared by neighbouring pixels (about 2 shaded rays per pixel instead of ``ss * ss``).
 
     Returns:
         dict with ``rgb`` float32 ``(T, H, W, 3)`` in [0, 1]; ``depth`` float32 ``(T, H, W)`` metric z-depth of
-        the surface hit by the single ray through each pixel centre (> 0 everywhere, the room is closed);
+        the surface hit by the single ray through each pixel centre (> 0 everywhere; :data:`SKY_DEPTH` on sky);
         ``instance`` int32 ``(T, H, W)`` id of that surface (see module doc). ``T = 1`` for a ``(4, 4)`` pose.
 
     Raises:
-        ValueError: bad sizes, ``ss < 1``, wrong shapes, non-finite ``c2w`` / ``K``, non-positive focal lengths,
-            or a camera centre outside the room.
+        ValueError: bad sizes, ``ss < 1``, wrong shapes, non-finite ``c2w`` / ``K`` / ``times``, non-positive
+            focal lengths, an unknown ``aa``, a camera centre outside the room or inside a dynamic object.
     """
     height = _check_pos_int("height", height)
     width = _check_pos_int("width", width)
     ss = _check_pos_int("ss", ss)
     chunk_frames = _check_pos_int("chunk_frames", chunk_frames)
+    if aa not in AA_MODES:
+        raise ValueError(f"aa must be one of {AA_MODES}, got {aa!r}")
     c2w = torch.as_tensor(c2w)
     K = torch.as_tensor(K)
     if c2w.ndim == 2:
@@ -1075,15 +1479,27 @@ def render(
         raise ValueError("K must be finite with positive focal lengths")
     if not scene.contains(c2w[:, :3, 3]).all():
         raise ValueError("every camera centre must lie strictly inside the room box")
-
     T = c2w.shape[0]
+    if times is None:
+        times = torch.arange(T, dtype=torch.float64)
+    else:
+        times = torch.as_tensor(times).detach().to("cpu", torch.float64).reshape(-1)
+        if times.shape[0] != T or not torch.isfinite(times).all():
+            raise ValueError(f"times must be {T} finite values (one per pose), got shape {tuple(times.shape)}")
+    if scene.n_dynamic and bool(_camera_inside_dynamic(scene, c2w[:, :3, 3], times).any()):
+        raise ValueError("a camera centre lies inside a dynamic object at its frame time")
+    if aa == "quincunx":
+        return _render_quincunx(scene, c2w, K, height, width, chunk_frames, times)
+
     hs, ws = height * ss, width * ss
     objs = _object_list(scene)
     shader = _Shader(scene)
+    if scene.has_exterior:
+        shader.focal = float(K[0, 0]) * ss
     dirs_ss = _camera_dirs(K, height, width, ss).reshape(-1, 3)
     dirs_c = dirs_ss if ss == 1 else _camera_dirs(K, height, width, 1).reshape(-1, 3)
-    win_ss = _surface_windows(scene, c2w, K, hs, ws, ss)
-    win_c = win_ss if ss == 1 else _surface_windows(scene, c2w, K, height, width, 1)
+    win_ss = _surface_windows(scene, c2w, K, hs, ws, ss, times)
+    win_c = win_ss if ss == 1 else _surface_windows(scene, c2w, K, height, width, 1, times)
     rgb_out = torch.empty(T, height, width, 3)
     depth_out = torch.empty(T, height, width)
     inst_out = torch.empty(T, height, width, dtype=torch.int32)
@@ -1092,18 +1508,68 @@ def render(
         Fr = e - s
         Rt = c2w[s:e, :3, :3].transpose(-1, -2)
         o = c2w[s:e, :3, 3].contiguous()  # (F,3)
+        objs_f = objs + _dynamic_objects(scene, times[s:e]) if scene.n_dynamic else objs
         d = (dirs_ss @ Rt).view(Fr, hs, ws, 3)
         wins = _union_windows(win_ss[s:e])
-        t, inst = _trace(scene, objs, o, d, wins)
+        t, inst = _trace(scene, objs_f, o, d, wins)
         p = torch.addcmul(o[:, None, None, :], t[..., None], d)
-        rgb = _shade(scene, shader, objs, p, inst, wins)
+        rgb = _shade(scene, shader, objs_f, p, inst, wins, o)
         if ss > 1:
             rgb = _box_downsample(rgb.view(Fr, height, ss, width, ss, 3))
             dc = (dirs_c @ Rt).view(Fr, height, width, 3)
-            t, inst = _trace(scene, objs, o, dc, _union_windows(win_c[s:e]))
+            t, inst = _trace(scene, objs_f, o, dc, _union_windows(win_c[s:e]))
         rgb_out[s:e] = rgb
         depth_out[s:e] = t
         inst_out[s:e] = inst
+    return {"rgb": rgb_out.clamp_(0, 1), "depth": depth_out, "instance": inst_out}
+
+
+def _corner_dirs(K: Tensor, height: int, width: int) -> Tensor:
+    """Camera-frame ray directions (z = 1) through the pixel corners ``(c, r)``: ``(H+1, W+1, 3)``."""
+    uu = torch.arange(width + 1, dtype=torch.float32)
+    vv = torch.arange(height + 1, dtype=torch.float32)
+    gv, gu = torch.meshgrid(vv, uu, indexing="ij")
+    x = (gu - K[0, 2]) / K[0, 0]
+    y = (gv - K[1, 2]) / K[1, 1]
+    return torch.stack([x, y, torch.ones_like(x)], -1)
+
+
+def _render_quincunx(
+    scene: Scene, c2w: Tensor, K: Tensor, height: int, width: int, chunk_frames: int, times: Tensor
+) -> dict[str, Tensor]:
+    """:func:`render` with ``aa="quincunx"`` (arguments already validated)."""
+    T = c2w.shape[0]
+    objs = _object_list(scene)
+    shader = _Shader(scene)
+    if scene.has_exterior:
+        shader.focal = float(K[0, 0])
+    dirs_c = _camera_dirs(K, height, width, 1).reshape(-1, 3)
+    dirs_k = _corner_dirs(K, height, width).reshape(-1, 3)
+    win_c = _surface_windows(scene, c2w, K, height, width, 1, times)
+    win_k = _surface_windows(scene, c2w, K, height + 1, width + 1, 1, times, half=0.0)
+    rgb_out = torch.empty(T, height, width, 3)
+    depth_out = torch.empty(T, height, width)
+    inst_out = torch.empty(T, height, width, dtype=torch.int32)
+    for s in range(0, T, chunk_frames):
+        e = min(T, s + chunk_frames)
+        Fr = e - s
+        Rt = c2w[s:e, :3, :3].transpose(-1, -2)
+        o = c2w[s:e, :3, 3].contiguous()
+        objs_f = objs + _dynamic_objects(scene, times[s:e]) if scene.n_dynamic else objs
+        cols = []
+        for dirs, win, h, w in ((dirs_c, win_c, height, width), (dirs_k, win_k, height + 1, width + 1)):
+            d = (dirs @ Rt).view(Fr, h, w, 3)
+            wins = _union_windows(win[s:e])
+            t, inst = _trace(scene, objs_f, o, d, wins)
+            p = torch.addcmul(o[:, None, None, :], t[..., None], d)
+            cols.append(_shade(scene, shader, objs_f, p, inst, wins, o))
+            if h == height:
+                depth_out[s:e] = t
+                inst_out[s:e] = inst
+        k = cols[1]
+        acc = k[:, :-1, :-1] + k[:, :-1, 1:]
+        acc = acc.add_(k[:, 1:, :-1]).add_(k[:, 1:, 1:])
+        rgb_out[s:e] = cols[0].mul(0.5).add_(acc, alpha=0.125)
     return {"rgb": rgb_out.clamp_(0, 1), "depth": depth_out, "instance": inst_out}
 
 
