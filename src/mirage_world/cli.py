@@ -225,7 +225,10 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 def _register_subcommands() -> None:
     from .worlds import cli as worlds_cli
 
+    from . import bench
+
     app.add_typer(worlds_cli.app, name="world", help="Render procedural worlds with exact ground truth.")
+    app.add_typer(bench.app, name="bench", help="Benchmarks that print ratios measured in one run.")
 
 
 _register_subcommands()

@@ -10,12 +10,24 @@ Conventions (used everywhere in the package):
 * Depth is z-depth (distance along +z), in metres, strictly positive where valid.
 
 All functions are pure torch, accept any leading batch dimensions ``...`` and keep dtype and device.
+
+Latent grids whose factor does not divide the image (:func:`latent_grid`, :func:`latent_intrinsics`,
+:func:`downsample_depth`): a ``(H, W)`` image and a spatial factor ``f`` give a latent grid of
+``h = floor(H / f)`` by ``w = floor(W / f)`` cells that covers exactly the ``f*h x f*w`` pixel window starting at
+``(x0, y0)`` (``align="topleft"``: ``(0, 0)``, the remainder rows/columns at the bottom/right are dropped, which is
+what a stride-``f`` encoder without padding sees; ``align="center"``: ``(floor((W - f*w) / 2), floor((H - f*h) / 2))``).
+Latent cell ``(i, j)`` is the pixel block ``[x0 + f*i, x0 + f*(i+1)) x [y0 + f*j, y0 + f*(j+1))``, so its centre at
+latent coordinate ``i + 0.5`` is the pixel coordinate ``x0 + f*(i + 0.5)``: ``K_latent = S(1/f) @ crop(K, x0, y0)``.
 """
 
 from __future__ import annotations
 
+import operator
+
 import torch
 from torch import Tensor
+
+from mirage_world.errors import InputError
 
 __all__ = [
     "pixel_centers",
@@ -24,6 +36,14 @@ __all__ = [
     "transform_points",
     "invert_pose",
     "rescale_intrinsics",
+    "crop_intrinsics",
+    "latent_grid",
+    "latent_intrinsics",
+    "downsample_depth",
+    "DEPTH_POOL_MODES",
+    "check_intrinsics",
+    "check_c2w",
+    "check_camera_inputs",
 ]
 
 
@@ -147,3 +167,275 @@ def rescale_intrinsics(K: Tensor, src_hw: tuple[int, int], dst_hw: tuple[int, in
     sx = dst_hw[1] / src_hw[1]
     S = torch.tensor([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], dtype=K.dtype, device=K.device)
     return S @ K
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# validation
+
+
+def _as_float_tensor(x, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise InputError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise InputError(f"{name} must be a floating-point tensor (float32/float64), got {x.dtype}")
+    return x
+
+
+def check_intrinsics(K: Tensor, name: str = "K") -> Tensor:
+    """Validate pinhole intrinsics ``(..., 3, 3)`` in pixels and return them unchanged.
+
+    Raises:
+        InputError: not a float tensor, wrong shape, NaN/inf, ``fx`` or ``fy`` not > 0, last row not ``0 0 1``.
+    """
+    _as_float_tensor(K, name)
+    if K.ndim < 2 or tuple(K.shape[-2:]) != (3, 3):
+        raise InputError(f"{name} must have shape (..., 3, 3), got {tuple(K.shape)}")
+    if not bool(torch.isfinite(K).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
+    if not bool(((K[..., 0, 0] > 0) & (K[..., 1, 1] > 0)).all()):
+        raise InputError(f"{name} must have focal lengths fx, fy > 0 (pixels); got a zero or negative focal length")
+    last = torch.tensor([0.0, 0.0, 1.0], dtype=K.dtype, device=K.device)
+    if not bool(torch.allclose(K[..., 2, :], last.expand_as(K[..., 2, :]))):
+        raise InputError(f"{name} last row must be [0, 0, 1]")
+    return K
+
+
+def check_c2w(c2w: Tensor, name: str = "c2w", tol: float = 1e-3) -> Tensor:
+    """Validate rigid camera-to-world poses ``(..., 4, 4)`` and return them unchanged.
+
+    Raises:
+        InputError: not a float tensor, wrong shape, NaN/inf, last row not ``0 0 0 1``, rotation part singular / not
+            orthonormal within ``tol`` (max abs entry of ``R R^T - I``) / a reflection.
+    """
+    _as_float_tensor(c2w, name)
+    if c2w.ndim < 2 or tuple(c2w.shape[-2:]) != (4, 4):
+        raise InputError(f"{name} must have shape (..., 4, 4), got {tuple(c2w.shape)}")
+    if not bool(torch.isfinite(c2w).all()):
+        raise InputError(f"{name} contains NaN or infinite values")
+    last = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=c2w.dtype, device=c2w.device)
+    if not bool(torch.allclose(c2w[..., 3, :], last.expand_as(c2w[..., 3, :]), atol=1e-6)):
+        raise InputError(f"{name} last row must be [0, 0, 0, 1]")
+    R = c2w[..., :3, :3]
+    eye = torch.eye(3, dtype=c2w.dtype, device=c2w.device)
+    err = float((R @ R.transpose(-1, -2) - eye).abs().max()) if R.numel() else 0.0
+    if not err <= tol:
+        raise InputError(
+            f"{name} rotation part is not orthonormal (max |R R^T - I| = {err:.3g} > {tol:g}; singular or scaled?)"
+        )
+    if R.numel() and not bool((torch.linalg.det(R) > 0).all()):
+        raise InputError(f"{name} rotation part has a negative determinant (a reflection, not a rotation)")
+    return c2w
+
+
+def check_camera_inputs(K: Tensor, c2w: Tensor, depth: Tensor | None = None, points: Tensor | None = None) -> None:
+    """Validate the inputs of :func:`unproject_depth` / :func:`project_points` before calling them.
+
+    Those functions stay unchecked (hot path, and invalid depths are legal there); call this at a boundary.
+
+    Args:
+        K: ``(..., 3, 3)`` intrinsics (see :func:`check_intrinsics`).
+        c2w: ``(..., 4, 4)`` poses (see :func:`check_c2w`).
+        depth: optional ``(..., H, W)`` depth (its values are not checked: 0 / NaN mean invalid).
+        points: optional ``(..., N, 3)`` points (must be finite).
+
+    Raises:
+        InputError: any check of :func:`check_intrinsics` / :func:`check_c2w`; mixed dtypes or devices; leading
+            batch dims that do not broadcast (the message lists every shape); bad ``points`` shape or NaN/inf.
+    """
+    check_intrinsics(K)
+    check_c2w(c2w)
+    tensors = {"K": K, "c2w": c2w}
+    batches = {"K": tuple(K.shape[:-2]), "c2w": tuple(c2w.shape[:-2])}
+    if depth is not None:
+        _as_float_tensor(depth, "depth")
+        if depth.ndim < 2:
+            raise InputError(f"depth must have shape (..., H, W), got {tuple(depth.shape)}")
+        tensors["depth"] = depth
+        batches["depth"] = tuple(depth.shape[:-2])
+    if points is not None:
+        _as_float_tensor(points, "points")
+        if points.ndim < 2 or points.shape[-1] != 3:
+            raise InputError(f"points must have shape (..., N, 3), got {tuple(points.shape)}")
+        if not bool(torch.isfinite(points).all()):
+            raise InputError("points contain NaN or infinite values")
+        tensors["points"] = points
+        batches["points"] = tuple(points.shape[:-2])
+    dtypes = {k: v.dtype for k, v in tensors.items()}
+    if len(set(dtypes.values())) > 1:
+        raise InputError(f"camera inputs mix dtypes: {', '.join(f'{k} {v}' for k, v in dtypes.items())}")
+    devices = {k: v.device for k, v in tensors.items()}
+    if len(set(devices.values())) > 1:
+        raise InputError(f"camera inputs are on different devices: {', '.join(f'{k} {v}' for k, v in devices.items())}")
+    try:
+        torch.broadcast_shapes(*batches.values())
+    except RuntimeError:
+        shapes = ", ".join(f"{k} {tuple(t.shape)}" for k, t in tensors.items())
+        raise InputError(f"camera inputs have leading batch dims that do not broadcast: {shapes}") from None
+
+
+def _check_int(v, name: str, minimum: int) -> int:
+    if isinstance(v, bool):
+        raise InputError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    try:
+        iv = operator.index(v)  # int and numpy integers
+    except TypeError:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {v!r}") from None
+    if iv < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {v!r}")
+    return int(iv)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# crops and latent grids
+
+
+def crop_intrinsics(K: Tensor, x0: float, y0: float) -> Tensor:
+    """Intrinsics of a crop whose top-left corner is at pixel offset ``(x0, y0)`` of the source image.
+
+    The crop's continuous coordinate is ``u' = u - x0`` (pixel centres stay at +0.5 for integer offsets), so only
+    the principal point moves: ``cx' = cx - x0``, ``cy' = cy - y0``. The crop size does not enter.
+
+    Args:
+        K: ``(..., 3, 3)`` intrinsics in source pixels (any float dtype / device).
+        x0, y0: crop offset in pixels (finite; usually integers, may be negative for padding).
+
+    Returns:
+        ``(..., 3, 3)`` intrinsics in crop pixels (a new tensor).
+
+    Raises:
+        InputError: ``K`` not ``(..., 3, 3)`` float, or offsets not finite numbers.
+    """
+    _as_float_tensor(K, "K")
+    if K.ndim < 2 or tuple(K.shape[-2:]) != (3, 3):
+        raise InputError(f"K must have shape (..., 3, 3), got {tuple(K.shape)}")
+    try:
+        ox, oy = float(x0), float(y0)
+    except (TypeError, ValueError):
+        raise InputError(f"crop offsets must be numbers, got x0={x0!r}, y0={y0!r}") from None
+    if not (ox == ox and oy == oy and abs(ox) != float("inf") and abs(oy) != float("inf")):
+        raise InputError(f"crop offsets must be finite, got x0={x0!r}, y0={y0!r}")
+    out = K.clone()
+    out[..., 0, 2] = K[..., 0, 2] - ox
+    out[..., 1, 2] = K[..., 1, 2] - oy
+    return out
+
+
+def latent_grid(height: int, width: int, factor: int, align: str = "topleft") -> tuple[int, int, int, int]:
+    """Size and pixel window of the latent grid of an ``(H, W)`` image for spatial factor ``f``.
+
+    ``h = H // f``, ``w = W // f``; the grid covers exactly the ``f*h x f*w`` pixels starting at ``(x0, y0)``:
+    ``(0, 0)`` for ``align="topleft"`` (remainder dropped at the bottom/right), ``((W - f*w) // 2, (H - f*h) // 2)``
+    for ``align="center"``. See the module doc.
+
+    Returns:
+        ``(h, w, y0, x0)``.
+
+    Raises:
+        InputError: non-integer or non-positive sizes/factor, an image smaller than one cell, unknown ``align``.
+    """
+    H = _check_int(height, "height", 1)
+    W = _check_int(width, "width", 1)
+    f = _check_int(factor, "factor", 1)
+    if H < f or W < f:
+        raise InputError(f"image {W}x{H} (WxH) is smaller than one latent cell of {f}x{f} pixels")
+    if align not in ("topleft", "center"):
+        raise InputError(f"align must be 'topleft' or 'center', got {align!r}")
+    h, w = H // f, W // f
+    if align == "topleft":
+        return h, w, 0, 0
+    return h, w, (H - f * h) // 2, (W - f * w) // 2
+
+
+def latent_intrinsics(K: Tensor, image_hw: tuple[int, int], factor: int, align: str = "topleft") -> Tensor:
+    """Intrinsics of the latent grid of an ``(H, W)`` image for spatial factor ``f`` (sizes need not divide).
+
+    ``K_latent = rescale_intrinsics(crop_intrinsics(K, x0, y0), (f*h, f*w), (h, w))`` with ``(h, w, y0, x0)`` from
+    :func:`latent_grid`: latent cell centre ``i + 0.5`` sits at image pixel coordinate ``x0 + f*(i + 0.5)``. When
+    ``f`` divides ``H`` and ``W`` this equals ``rescale_intrinsics(K, (H, W), (H // f, W // f))``.
+
+    Args:
+        K: ``(..., 3, 3)`` intrinsics in image pixels.
+        image_hw: ``(H, W)`` of the image ``K`` belongs to.
+        factor: spatial compression ``f`` of the latent grid (e.g. 8 or 16).
+        align: ``"topleft"`` or ``"center"`` (see :func:`latent_grid`).
+
+    Returns:
+        ``(..., 3, 3)`` intrinsics in latent-cell units (same dtype/device).
+
+    Raises:
+        InputError: bad ``K`` shape/dtype, sizes, factor or ``align``.
+    """
+    if not (isinstance(image_hw, (tuple, list)) and len(image_hw) == 2):
+        raise InputError(f"image_hw must be a pair (H, W), got {image_hw!r}")
+    h, w, y0, x0 = latent_grid(image_hw[0], image_hw[1], factor, align)
+    f = int(factor)
+    return rescale_intrinsics(crop_intrinsics(K, x0, y0), (f * h, f * w), (h, w))
+
+
+#: Modes of :func:`downsample_depth`.
+DEPTH_POOL_MODES = ("median", "min", "nearest")
+
+
+def downsample_depth(depth: Tensor, factor: int, mode: str = "median", align: str = "topleft") -> Tensor:
+    """Downsample a z-depth map to the latent grid without creating depths between foreground and background.
+
+    The image is cropped to the window of :func:`latent_grid` (``f*h x f*w`` pixels, ``h = H // f``, ``w = W // f``,
+    same ``align`` as :func:`latent_intrinsics`, so cell ``(i, j)`` is the pixel block the latent token sees) and
+    each ``f x f`` block is reduced to one value. Valid samples are finite and ``> 0``; invalid ones (0, negative,
+    NaN, inf) are ignored, and a block without any valid sample gives ``0`` (no token).
+
+    Why not average pooling: at a depth edge a block holds foreground (near) and background (far) pixels; their mean
+    is a depth where there is no surface, so a token unprojected with it floats in mid-air between the two. Every
+    mode here returns a depth that *is* one of the block's samples:
+
+    * ``"median"`` (default): the lower median of the valid samples (the ``(n-1)//2``-th smallest, never an average
+      of two). It picks the surface that covers most of the block -- the majority side of an edge.
+    * ``"min"``: the nearest valid sample. Conservative for occlusion (foreground always wins, thin foreground
+      survives) at the price of dilating foreground by up to one cell.
+    * ``"nearest"``: the sample at block offset ``(f // 2, f // 2)`` (the pixel containing the block centre; for
+      even ``f`` the lower-right of the four central pixels), ``0`` if that sample is invalid. Matches a nearest
+      resize; no robustness to holes.
+
+    Args:
+        depth: ``(..., H, W)`` float z-depth in metres, any device.
+        factor: block size ``f >= 1`` (the latent spatial compression).
+        mode: one of :data:`DEPTH_POOL_MODES`.
+        align: ``"topleft"`` or ``"center"``: where the ``f*h x f*w`` window sits when ``f`` does not divide.
+
+    Returns:
+        ``(..., h, w)`` depth in metres, same dtype and device.
+
+    Raises:
+        InputError: not a float tensor or fewer than 2 dims, bad ``factor``/``mode``/``align``, image smaller than
+            one block.
+
+    Example:
+        >>> d = torch.tensor([[1.0, 1.0, 1.0, 9.0]]).repeat(2, 1)  # the 2nd 2x2 block straddles a 1 m / 9 m edge
+        >>> downsample_depth(d, 2).tolist()  # an average pool would give 5 m, where there is no surface
+        [[1.0, 1.0]]
+    """
+    _as_float_tensor(depth, "depth")
+    if depth.ndim < 2:
+        raise InputError(f"depth must have shape (..., H, W), got {tuple(depth.shape)}")
+    if mode not in DEPTH_POOL_MODES:
+        raise InputError(f"mode must be one of {', '.join(DEPTH_POOL_MODES)}, got {mode!r}")
+    H, W = int(depth.shape[-2]), int(depth.shape[-1])
+    h, w, y0, x0 = latent_grid(H, W, factor, align)
+    f = int(factor)
+    win = depth[..., y0 : y0 + f * h, x0 : x0 + f * w]
+    lead = depth.shape[:-2]
+    blocks = win.reshape(*lead, h, f, w, f).movedim(-3, -2).reshape(*lead, h, w, f * f)
+    valid = torch.isfinite(blocks) & (blocks > 0)
+    zero = torch.zeros((), dtype=depth.dtype, device=depth.device)
+    if mode == "nearest":
+        c = blocks[..., (f // 2) * f + f // 2]
+        return torch.where(valid[..., (f // 2) * f + f // 2], c, zero)
+    vals = torch.where(valid, blocks, torch.full_like(blocks, float("inf")))
+    n_valid = valid.sum(dim=-1, keepdim=True)
+    if mode == "min":
+        out = vals.min(dim=-1).values
+    else:
+        srt = vals.sort(dim=-1).values
+        idx = ((n_valid - 1).clamp_min(0)) // 2
+        out = srt.gather(-1, idx).squeeze(-1)
+    return torch.where(n_valid.squeeze(-1) > 0, out, zero)

@@ -14,7 +14,11 @@ Sources of camera paths:
   motion is up to scale), so such paths are rescaled by the rule of :func:`auto_trajectory_scale`.
 * ``.npy`` arrays of shape ``(N, 4, 4)`` holding ``c2w`` matrices, assumed metric.
 * Named presets (:data:`PRESETS`), named after WorldScore's camera-motion vocabulary (Duan et al., "WorldScore:
-  A Unified Evaluation Benchmark for World Generation", 2025), sized relative to the photo's median depth.
+  A Unified Evaluation Benchmark for World Generation", 2025), sized relative to the photo's median depth, plus the
+  closed loops :data:`CLOSED_LOOP_PRESETS` (the camera comes back to exactly where it started).
+* Every other file format (Spatia, ``geometry.npz``, WorldScore ``camera_data.json``, nerfstudio
+  ``transforms.json``, ViewCrafter keyframes, c2w ``.json``) is read by :mod:`mirage_world.geometry.formats`;
+  :func:`load_trajectory` dispatches to it by file name, extension and content.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "ReadPath",
     "Trajectory",
     "PRESETS",
+    "CLOSED_LOOP_PRESETS",
     "AUTO_SCALE_FRACTION",
     "read_re10k",
     "read_c2w_npy",
@@ -74,12 +79,23 @@ PRESETS: dict[str, str] = {
     "always looking at it",
     "orbit_right": "travel 30 deg to the right (+x) on a circle around the point at depth d on the optical axis, "
     "always looking at it",
+    # closed loops (last pose == first pose; pose k == pose n-1-k for the out-and-back ones)
+    "out_and_back": "move forward along +z by 0.5 * d (reached at the middle frame) and back the same way",
+    "orbit_360": "full 360 deg circle to the left (-x first) around the point at depth d on the optical axis, "
+    "always looking at it, ending where it started",
+    "look_away_and_back": "pan in place 180 deg to the right (+x; reached at the middle frame) and back",
 }
+
+#: The closed-loop presets (a subset of :data:`PRESETS`): the camera comes back to where it started.
+CLOSED_LOOP_PRESETS = ("out_and_back", "orbit_360", "look_away_and_back")
+#: Presets that only rotate the camera (no depth needed to size them).
+_ROTATION_ONLY = ("static", "pan_left", "pan_right", "look_away_and_back")
 
 _PAN_DEG = 30.0
 _ORBIT_DEG = 30.0
 _PUSH_FRACTION = 0.5
 _MOVE_FRACTION = 0.25
+_LOOK_AWAY_DEG = 180.0
 
 
 @dataclass(frozen=True)
@@ -510,6 +526,16 @@ def make_preset(name: str, n: int, median_depth: float) -> Tensor:
       ``median_depth`` around ``P = (0, 0, median_depth)`` (on the first camera's optical axis), to -x / +x, with the
       optical axis always through ``P``: ``R = R_y(+/-phi)``, ``C = P - median_depth * R[:, 2]``.
 
+    Closed loops (:data:`CLOSED_LOOP_PRESETS`; the last pose is exactly the identity again), for measuring whether
+    the scene stays put when the camera comes back:
+
+    * ``out_and_back``: forward along +z to ``0.5 * median_depth`` and back, ``t_z = 0.5 d * min(k, n-1-k) * 2 /
+      (n-1)``; pose ``k`` equals pose ``n-1-k`` exactly (the turning point is reached for odd ``n``).
+    * ``orbit_360``: the ``orbit_left`` circle continued to a full turn, ``phi = 360 deg * k / (n-1)`` (the camera
+      passes behind ``P`` at the middle frame).
+    * ``look_away_and_back``: pan in place to ``R_y(+180 deg)`` (view towards +x, then fully backwards) and back with
+      the same profile as ``out_and_back``; pose ``k`` equals pose ``n-1-k``.
+
     Args:
         name: preset name (case-insensitive, ``-`` accepted for ``_``).
         n: number of poses, ``n >= 1`` (``n == 1`` gives just the identity).
@@ -550,6 +576,19 @@ def make_preset(name: str, n: int, median_depth: float) -> Tensor:
         target = np.array([0.0, 0.0, d])
         out[:, :3, :3] = R
         out[:, :3, 3] = target - d * R[:, :, 2]
+    elif key in CLOSED_LOOP_PRESETS:
+        # out-and-back profile, exactly symmetric in k <-> n-1-k: 0 at both ends, 1 at the middle (odd n).
+        k = np.arange(n)
+        tri = np.minimum(k, n - 1 - k) * (2.0 / (n - 1)) if n > 1 else np.zeros(1)
+        if key == "out_and_back":
+            out[:, 2, 3] = _PUSH_FRACTION * d * tri
+        elif key == "look_away_and_back":
+            out[:, :3, :3] = _rot_y(math.radians(_LOOK_AWAY_DEG) * tri)
+        else:  # orbit_360
+            R = _rot_y(2.0 * math.pi * f)
+            out[:, :3, :3] = R
+            out[:, :3, 3] = np.array([0.0, 0.0, d]) - d * R[:, :, 2]
+        out[-1] = np.eye(4)
     out[0] = np.eye(4)
     return _pose_list_to_tensor(out)
 
@@ -567,9 +606,17 @@ def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = Non
       ``n_frames`` -> translations multiplied by ``scale`` if given, else by :func:`auto_trajectory_scale`
       (needs ``depth_m`` unless the path has no translation).
     * ``.npy``: ``(N, 4, 4)`` c2w (:func:`read_c2w_npy`), assumed metric: same steps with default scale 1.0.
+    * any other format of :mod:`mirage_world.geometry.formats`, detected by name / extension / content
+      (:func:`~mirage_world.geometry.formats.detect_format`): WorldScore ``camera_data.json`` and nerfstudio
+      ``transforms.json`` (up to scale, like RealEstate10K); a Spatia folder or ``w2c.txt``, ``geometry.npz`` and
+      c2w ``.json`` (metric, like ``.npy``); same steps.
+    * ViewCrafter keyframe ``.txt`` (3 lines of numbers): the orbit of
+      :func:`~mirage_world.geometry.formats.viewcrafter_path` built directly with ``n_frames`` frames around the
+      scene centre at depth ``c = scale`` if given, else :func:`~mirage_world.geometry.formats.scene_centre_depth`
+      of ``depth_m``; ``Trajectory.scale`` records ``c``.
     * preset: built with depth unit ``d = scale`` if given, else ``d = median(valid depth_m)``; presets without
-      translation (``static``, ``pan_*``) need neither (``scale`` is then recorded as given, or the median depth,
-      or 1.0).
+      translation (``static``, ``pan_*``, ``look_away_and_back``) need neither (``scale`` is then recorded as
+      given, or the median depth, or 1.0).
 
     Args:
         spec: preset name or path (``str`` / ``os.PathLike``).
@@ -597,7 +644,7 @@ def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = Non
         scale = sv
     if isinstance(spec, str) and _normalize_preset_name(spec) in PRESETS:
         key = _normalize_preset_name(spec)
-        needs_depth = key not in ("static", "pan_left", "pan_right")
+        needs_depth = key not in _ROTATION_ONLY
         if scale is not None:
             if scale <= 0:
                 raise InputError(f"scale for preset {key!r} must be > 0, got {scale!r}")
@@ -615,33 +662,44 @@ def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = Non
     if not isinstance(spec, (str, os.PathLike)):
         raise InputError(f"camera path must be a preset name or a file path, got {type(spec).__name__}")
     p = Path(spec)
-    if not p.is_file():
+    if not (p.is_file() or p.is_dir()):
         raise InputError(
             f"camera path {str(spec)!r} is neither a preset nor an existing file; presets: {_preset_list()}; "
-            "files: RealEstate10K .txt or (N, 4, 4) camera-to-world .npy"
+            "files: RealEstate10K .txt, (N, 4, 4) camera-to-world .npy / .json, Spatia folder or w2c.txt, "
+            "geometry .npz, WorldScore camera_data.json, nerfstudio transforms.json, ViewCrafter .txt"
         )
-    suffix = p.suffix.lower()
-    if suffix == ".txt":
-        c2w = read_re10k(p).c2w
-        kind = "re10k"
-    elif suffix == ".npy":
-        c2w = read_c2w_npy(p)
-        kind = "npy"
-    else:
-        raise InputError(
-            f"unsupported camera path file {str(p)!r}: expected a RealEstate10K .txt or a (N, 4, 4) c2w .npy"
-        )
+    from mirage_world.geometry import formats  # late import: formats imports this module
+
+    kind = formats.detect_format(p)  # raises "unsupported ..." for unknown files
+    if kind == "viewcrafter":
+        kf = formats.read_viewcrafter(p)
+        if scale is not None:
+            if scale <= 0:
+                raise InputError(f"scale for a ViewCrafter path (the scene-centre depth) must be > 0, got {scale!r}")
+            c = scale
+        elif depth_m is not None:
+            c = formats.scene_centre_depth(depth_m)
+        elif not (kf.phi_deg.any() or kf.theta_deg.any() or kf.r.any()):
+            c = 1.0
+        else:
+            raise InputError(f"{p}: ViewCrafter paths orbit the scene centre: pass depth_m or scale (centre depth)")
+        rel = relative_to_first(formats.viewcrafter_path(kf, n, c))
+        return Trajectory(c2w=rel, scale=float(c), source=f"viewcrafter:{p}")
+    cf = formats.read_camera_file(p, kind)
+    c2w = cf.c2w
     rel = resample_path(relative_to_first(c2w), n)
     if scale is None:
-        if kind == "npy":
+        if cf.metric:
             scale = 1.0
         else:
             dist = float(torch.linalg.vector_norm(rel[:, :3, 3], dim=-1).max())
             if dist <= _ZERO_TRANSLATION:
                 scale = 1.0
             elif depth_m is None:
+                what = {"re10k": "RealEstate10K", "worldscore": "WorldScore",
+                        "nerfstudio": "nerfstudio"}.get(kind, kind)
                 raise InputError(
-                    f"{p}: RealEstate10K paths are up to scale; pass depth_m (for the automatic scale) or scale"
+                    f"{p}: {what} paths are up to scale; pass depth_m (for the automatic scale) or scale"
                 )
             else:
                 scale = auto_trajectory_scale(rel, depth_m)

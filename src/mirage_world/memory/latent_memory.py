@@ -1,19 +1,34 @@
-"""Latent spatial memory v0: VAE latent tokens placed in 3D, read by one z-buffered projection.
+"""Latent spatial memory: VAE latent tokens placed in 3D, read by projection onto a camera's latent grid.
 
 Mirage (arXiv 2606.09828, Sec. 3.2) stores the video VAE's latent tokens -- one token per latent pixel, a
 ``C``-vector -- at the 3D point seen through that latent pixel's centre, and reads the cache at a new camera by
-projecting every token onto the camera's *latent* grid, keeping the nearest token per latent pixel. The read gives
-a warped latent map that conditions the denoiser, plus a coverage mask and the rendered depth.
+projecting every token onto the camera's *latent* grid. The read gives a warped latent map that conditions the
+denoiser, plus a coverage mask and the rendered depth.
 
-Determinism: the nearest token per pixel is found with ``scatter_reduce(amin)`` on depth, and ties (equal depth)
-are broken by the largest token index (the newest write) with ``scatter_reduce(amax)``. No step depends on the
-order in which a scatter executes, so a read is bit-identical across runs and devices.
+Two splat modes:
+
+* ``"nearest"`` (default, v0 behaviour): the pixel containing the projection receives the token; the nearest token
+  per pixel wins, ties (equal depth) go to the largest token index (the newest write). For float32 positions one
+  ``scatter_reduce(amin)`` on the int64 key ``(float32 bits of z) << 32 | (N - 1 - index)`` does both; otherwise
+  ``scatter_reduce(amin)`` on depth then ``scatter_reduce(amax)`` on the index. Loop reference:
+  :func:`zbuffer_read_reference`.
+* ``"bilinear"`` (soft splatting): a token at continuous pixel position ``(u, v)`` contributes to the 4 pixels whose
+  centres surround it with bilinear weights ``b``; per pixel, ``zmin`` is the smallest contributing depth
+  (``scatter_reduce(amin)``) and each contribution is weighted ``w = b * exp(-(z / zmin - 1) / tol)``, dropped when
+  ``z / zmin - 1 > 4 * tol`` (a surface behind the front one). The latent and the depth are the ``w``-normalised
+  sums; the mask is the soft coverage ``min(1, sum w)``. Sums are accumulated in 64-bit fixed point
+  (:func:`deterministic_scatter_sum`), so they do not depend on the order of the scatter either.
+  Loop reference: :func:`splat_read_reference`.
+
+No step depends on the order in which a scatter executes, so a read is bit-identical across runs on a device.
 
 This module is pure torch (no diffusers import).
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +36,27 @@ from torch import Tensor
 
 from ..geometry.camera import project_points, unproject_depth
 
-__all__ = ["LatentSpatialMemory", "MemoryRead", "pool_depth_to_grid", "zbuffer_read", "zbuffer_read_reference"]
+__all__ = [
+    "LatentSpatialMemory",
+    "MemoryRead",
+    "pool_depth_to_grid",
+    "zbuffer_read",
+    "zbuffer_read_reference",
+    "zbuffer_winners",
+    "check_cameras",
+    "splat_read",
+    "splat_read_reference",
+    "deterministic_scatter_sum",
+    "quantize_int8",
+    "SPLAT_MODES",
+    "STORAGE_DTYPES",
+]
+
+SPLAT_MODES = ("nearest", "bilinear")
+#: name -> torch dtype of the stored latents
+STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
+FUSION_POLICIES = ("mean", "newest")
+EVICTION_POLICIES = ("lru", "confidence")
 
 
 @dataclass
@@ -30,7 +65,7 @@ class MemoryRead:
 
     Attributes:
         latent: ``(V, C, h, w)`` warped latent map; zero where not covered.
-        mask: ``(V, 1, h, w)`` coverage, 1.0 where a token landed, else 0.0.
+        mask: ``(V, 1, h, w)`` coverage, 1.0 where a token landed, else 0.0 (``"bilinear"``: soft, in ``[0, 1]``).
         depth: ``(V, h, w)`` z-depth of the winning token in metres; 0 where not covered.
     """
 
@@ -69,12 +104,134 @@ def pool_depth_to_grid(depth: Tensor, factor: int) -> Tensor:
     return torch.nan_to_num(med, nan=0.0)
 
 
+# ---------------------------------------------------------------------------------------------------- validation
+def _check_hw(hw) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in hw)
+    except (TypeError, ValueError):
+        raise ValueError(f"hw must be a pair of positive ints (h, w), got {hw!r}") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"hw must be positive, got {(h, w)}")
+    return h, w
+
+
+def check_cameras(K: Tensor, c2w: Tensor) -> tuple[Tensor, Tensor]:
+    """Validate and batch cameras.
+
+    Args:
+        K: ``(V, 3, 3)`` or ``(3, 3)`` intrinsics in pixels; ``fx, fy`` must be finite and ``> 0``.
+        c2w: ``(V, 4, 4)`` or ``(4, 4)`` rigid camera-to-world poses.
+
+    Returns:
+        ``K (V, 3, 3)`` and ``c2w (V, 4, 4)``.
+
+    Raises:
+        ValueError: on bad shapes or dtypes, non-finite values, zero/negative focal lengths, or a ``c2w`` whose
+            rotation is not orthonormal (singular or scaled) or whose last row is not ``[0, 0, 0, 1]``.
+    """
+    if not isinstance(K, Tensor) or not isinstance(c2w, Tensor):
+        raise ValueError("K and c2w must be torch tensors")
+    if not K.is_floating_point() or not c2w.is_floating_point():
+        raise ValueError(f"K and c2w must be floating point, got {K.dtype} and {c2w.dtype}")
+    if K.dim() == 2:
+        K = K[None]
+    if c2w.dim() == 2:
+        c2w = c2w[None]
+    if K.dim() != 3 or c2w.dim() != 3 or K.shape[1:] != (3, 3) or c2w.shape[1:] != (4, 4) or K.shape[0] != c2w.shape[0]:
+        raise ValueError(f"K must be (V, 3, 3) and c2w (V, 4, 4), got {tuple(K.shape)} and {tuple(c2w.shape)}")
+    if K.shape[0] == 0:
+        raise ValueError("need at least one camera (V >= 1)")
+    if not torch.isfinite(K).all() or not torch.isfinite(c2w).all():
+        raise ValueError("K and c2w must be finite")
+    if not ((K[:, 0, 0] > 0) & (K[:, 1, 1] > 0)).all():
+        raise ValueError(f"focal lengths fx, fy must be > 0, got {K[:, 0, 0].tolist()}, {K[:, 1, 1].tolist()}")
+    c = c2w.double()
+    R = c[:, :3, :3]
+    eye = torch.eye(3, dtype=torch.float64, device=c.device)
+    if (R.transpose(-1, -2) @ R - eye).abs().amax() > 1e-3:
+        raise ValueError("c2w rotation must be orthonormal (got a singular or scaled matrix)")
+    bottom = torch.tensor([0, 0, 0, 1], dtype=torch.float64, device=c.device)
+    if (c[:, 3] - bottom).abs().amax() > 1e-6:
+        raise ValueError("c2w last row must be [0, 0, 0, 1]")
+    return K, c2w
+
+
+# ---------------------------------------------------------------------------------------------------- nearest
 def _pixel_index(uv: Tensor, z: Tensor, h: int, w: int, near: float) -> tuple[Tensor, Tensor]:
     """Latent pixel containing each projection (pixel centres at +0.5, so the index is ``floor``) and validity."""
     ij = torch.floor(uv).to(torch.int64)  # (V, N, 2)
     x, y = ij[..., 0], ij[..., 1]
     valid = (z > near) & (x >= 0) & (x < w) & (y >= 0) & (y < h) & torch.isfinite(uv).all(-1)
     return y * w + x, valid
+
+
+def zbuffer_winners(points: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3) -> tuple[Tensor, Tensor]:
+    """Index of the nearest token per pixel (the core of the ``"nearest"`` read).
+
+    float32 points (the memory's storage) take a one-scatter path: per projection an int64 key
+    ``(float32 bits of z) << 32 | (N - 1 - token)`` -- positive float32 bits order like the floats -- reduced with
+    ``scatter_reduce(amin)``: the smallest z wins, then the largest token index, exactly the two-pass rule
+    (:func:`_zbuffer_winners_two_pass`, used for other dtypes). Off-screen / behind-camera projections go to a dump
+    slot instead of being compacted out.
+
+    Args:
+        points: ``(N, 3)`` world positions in metres.
+        K: ``(V, 3, 3)`` intrinsics in pixels; c2w: ``(V, 4, 4)``; hw: ``(h, w)``; near: min z in metres.
+
+    Returns:
+        ``winner (V, h, w)`` int64 token index, ``-1`` where no token landed, and ``zbuf (V, h, w)`` the winning
+        z-depth (``inf`` where none).
+    """
+    if points.dtype != torch.float32 or points.shape[0] >= 2**31 or near < 0:
+        return _zbuffer_winners_two_pass(points, K, c2w, hw, near)
+    h, w = hw
+    V = K.shape[0]
+    N = points.shape[0]
+    P = V * h * w
+    dev = points.device
+    if N == 0:
+        return (torch.full((V, h, w), -1, dtype=torch.int64, device=dev),
+                torch.full((V, h, w), float("inf"), dtype=points.dtype, device=dev))
+    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)  # (V, N, 2), (V, N)
+    # pixel containing the projection, compared as floats (NaN / inf fail every comparison, so no isfinite pass)
+    fl = torch.floor(uv if h * w < 2**24 else uv.double())
+    x, y = fl[..., 0], fl[..., 1]
+    valid = (z > near) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+    pix = torch.where(valid, y * w + x, torch.zeros((), dtype=fl.dtype, device=dev)).to(torch.int64)
+    flat = torch.where(valid, pix + torch.arange(V, device=dev).unsqueeze(1) * (h * w), P)  # (V, N), P = dump
+    zbits = z.contiguous().view(torch.int32).to(torch.int64)  # valid z > 0: bits order like the floats
+    key = (zbits << 32) | (N - 1 - torch.arange(N, device=dev, dtype=torch.int64))
+    big = torch.iinfo(torch.int64).max
+    buf = torch.full((P + 1,), big, dtype=torch.int64, device=dev)
+    buf.scatter_reduce_(0, flat.reshape(-1), key.reshape(-1), reduce="amin")
+    buf = buf[:P]
+    covered = buf != big
+    winner = torch.where(covered, N - 1 - (buf & 0xFFFFFFFF), -1)
+    zb = (buf >> 32).to(torch.int32).view(torch.float32)
+    zbuf = torch.where(covered, zb, torch.full_like(zb, float("inf")))
+    return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
+
+
+def _zbuffer_winners_two_pass(points: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3):
+    """Two-scatter version of :func:`zbuffer_winners` (any float dtype): ``amin`` on z, then ``amax`` on the token
+    index among the projections at the minimum."""
+    h, w = hw
+    V = K.shape[0]
+    N = points.shape[0]
+    dev = points.device
+    zbuf = torch.full((V * h * w,), float("inf"), dtype=points.dtype, device=dev)
+    winner = torch.full((V * h * w,), -1, dtype=torch.int64, device=dev)
+    if N == 0:
+        return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
+    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)  # (V, N, 2), (V, N)
+    pix, valid = _pixel_index(uv, z, h, w, near)
+    flat = (pix + torch.arange(V, device=dev).unsqueeze(1) * (h * w))[valid]  # (M,)
+    zv = z[valid]  # (M,)
+    tok = valid.nonzero()[:, 1]  # (M,) token index of each valid projection (row-major, same order as flat)
+    zbuf.scatter_reduce_(0, flat, zv, reduce="amin")
+    is_min = zv == zbuf[flat]
+    winner.scatter_reduce_(0, flat[is_min], tok[is_min], reduce="amax")
+    return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
 
 
 def zbuffer_read(
@@ -99,36 +256,30 @@ def zbuffer_read(
         near: minimum z-depth in metres for a point to count as in front of the camera.
 
     Returns:
-        :class:`MemoryRead` with ``latent (V, C, h, w)``, ``mask (V, 1, h, w)``, ``depth (V, h, w)``.
+        :class:`MemoryRead` with ``latent (V, C, h, w)``, ``mask (V, 1, h, w)``, ``depth (V, h, w)`` (latent and mask
+        in ``values.dtype``, depth in ``points.dtype``).
     """
     h, w = hw
     V = K.shape[0]
-    N, C = values.shape
-    dev = values.device
-    out_lat = torch.zeros(V, h * w, C, dtype=values.dtype, device=dev)
-    out_depth = torch.zeros(V * h * w, dtype=points.dtype, device=dev)
-    if N == 0:
-        return MemoryRead(
-            out_lat.permute(0, 2, 1).reshape(V, C, h, w),
-            torch.zeros(V, 1, h, w, dtype=values.dtype, device=dev),
-            out_depth.reshape(V, h, w),
-        )
-    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)  # (V, N, 2), (V, N)
-    pix, valid = _pixel_index(uv, z, h, w, near)
-    flat = (pix + torch.arange(V, device=dev).unsqueeze(1) * (h * w))[valid]  # (M,)
-    zv = z[valid]  # (M,)
-    tok = torch.arange(N, device=dev).unsqueeze(0).expand(V, N)[valid]  # (M,)
-    zbuf = torch.full((V * h * w,), float("inf"), dtype=z.dtype, device=dev)
-    zbuf.scatter_reduce_(0, flat, zv, reduce="amin")
-    is_min = zv == zbuf[flat]
-    winner = torch.full((V * h * w,), -1, dtype=torch.int64, device=dev)
-    winner.scatter_reduce_(0, flat[is_min], tok[is_min], reduce="amax")
-    covered = winner >= 0
-    lat = out_lat.reshape(V * h * w, C)
-    lat[covered] = values[winner[covered]]
-    out_depth[covered] = zbuf[covered]
-    mask = covered.to(values.dtype).reshape(V, 1, h, w)
-    return MemoryRead(lat.reshape(V, h, w, C).permute(0, 3, 1, 2).contiguous(), mask, out_depth.reshape(V, h, w))
+    C = values.shape[1]
+    winner, zbuf = zbuffer_winners(points, K, c2w, hw, near)
+    return _gather_read(values, winner, zbuf, C, values.dtype)
+
+
+def _gather_read(values: Tensor, winner: Tensor, zbuf: Tensor, C: int, mask_dtype, scale: Tensor | None = None,
+                 out_dtype=None) -> MemoryRead:
+    """Build a :class:`MemoryRead` from per-pixel winners: gather the winning rows (then dequantize if needed)."""
+    V, h, w = winner.shape
+    win = winner.reshape(-1)
+    covered = win >= 0
+    out_dtype = values.dtype if out_dtype is None else out_dtype
+    lat = torch.zeros(V * h * w, C, dtype=out_dtype, device=values.device)
+    rows = values[win[covered]]
+    rows = rows.to(out_dtype) if scale is None else rows.to(out_dtype) * scale.to(out_dtype)
+    lat[covered] = rows
+    depth = torch.where(covered, zbuf.reshape(-1), torch.zeros((), dtype=zbuf.dtype, device=zbuf.device))
+    mask = covered.to(mask_dtype).reshape(V, 1, h, w)
+    return MemoryRead(lat.reshape(V, h, w, C).permute(0, 3, 1, 2).contiguous(), mask, depth.reshape(V, h, w))
 
 
 def zbuffer_read_reference(
@@ -162,36 +313,326 @@ def zbuffer_read_reference(
     return MemoryRead(lat, mask, depth)
 
 
+# ---------------------------------------------------------------------------------------------------- bilinear
+def deterministic_scatter_sum(src: Tensor, index: Tensor, n: int) -> Tensor:
+    """Order-independent ``out[index[i]] += src[i]``: 64-bit fixed-point accumulation.
+
+    Floating-point scatter-add depends on the order in which atomics execute on parallel devices. Here each
+    column is scaled by a power of two ``2**e`` (``e <= 40``, chosen so the column's total absolute sum stays
+    below ``2**60``), rounded to int64 and summed as integers, which is associative: the result is bit-identical
+    whatever the order. Absolute error per term ``<= 2**-(e+1)`` (``~5e-13`` for sums below ``2**20``).
+
+    Args:
+        src: ``(M,)`` or ``(M, C)`` floating values.
+        index: ``(M,)`` int64 destinations in ``[0, n)``.
+        n: number of destinations.
+
+    Returns:
+        ``(n,)`` or ``(n, C)`` float64 sums.
+    """
+    s = src.double()
+    squeeze = s.dim() == 1
+    if squeeze:
+        s = s[:, None]
+    total = s.abs().sum(0).clamp_min(2.0**-20)  # (C,)
+    e = (60 - torch.ceil(torch.log2(total))).clamp(max=40)
+    scale = torch.exp2(e)
+    q = torch.round(s * scale).to(torch.int64)
+    out = torch.zeros(n, s.shape[1], dtype=torch.int64, device=s.device).index_add_(0, index, q)
+    res = out.double() / scale
+    return res[:, 0] if squeeze else res
+
+
+def _deterministic_weighted_gather_sum(weight: Tensor, rows: Tensor, table: Tensor, index: Tensor, n: int,
+                                       chunk: int = 1 << 17) -> Tensor:
+    """``out[index[i]] += weight[i] * table[rows[i]]`` in 64-bit fixed point, in chunks of ``chunk`` terms.
+
+    Same arithmetic idea as :func:`deterministic_scatter_sum`, with the per-column exponent taken from the bound
+    ``sum(|weight|) * max|table[:, c]|`` so that the ``(M, C)`` products never exist all at once. Integer sums
+    are exact, so chunking does not change the result. Products are formed in the table's precision (float32 or
+    float64). Returns ``(n, C)`` float64.
+    """
+    C = table.shape[1]
+    w = weight.double()
+    bound = (w.abs().sum() * table.abs().amax(0).double()).clamp_min(2.0**-20) if table.shape[0] else torch.ones(C, dtype=torch.float64, device=table.device)
+    scale = torch.exp2((60 - torch.ceil(torch.log2(bound))).clamp(max=40))
+    out = torch.zeros(n, C, dtype=torch.int64, device=table.device)
+    # products in float32 when the table is float32: each term is still computed deterministically (then summed
+    # exactly as integers); its relative error 2**-24 matches the float32 output
+    ft = torch.float32 if table.dtype == torch.float32 else torch.float64
+    ws = w.to(ft)
+    sc = scale.to(ft)
+    for a in range(0, w.shape[0], chunk):
+        q = torch.round(table[rows[a : a + chunk]].to(ft) * sc * ws[a : a + chunk, None]).to(torch.int64)
+        out.index_add_(0, index[a : a + chunk], q)
+    return out.double() / scale
+
+
+def _bilinear_contributions(points: Tensor, K: Tensor, c2w: Tensor, hw, near: float):
+    """Flat pixel index, token index, z and bilinear weight of every (token, corner) with positive weight."""
+    h, w = hw
+    V = K.shape[0]
+    N = points.shape[0]
+    dev = points.device
+    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)
+    front = (z > near) & torch.isfinite(uv).all(-1)
+    vi, ti = front.nonzero(as_tuple=True)
+    p = uv[vi, ti] - 0.5  # continuous coordinates in units of pixel centres
+    zf = z[vi, ti]
+    base = torch.floor(p)
+    frac = p - base
+    x0 = base[:, 0].to(torch.int64)
+    y0 = base[:, 1].to(torch.int64)
+    flats, toks, zs, ws = [], [], [], []
+    for dy in (0, 1):
+        wy = frac[:, 1] if dy else 1 - frac[:, 1]
+        for dx in (0, 1):
+            wx = frac[:, 0] if dx else 1 - frac[:, 0]
+            x, y = x0 + dx, y0 + dy
+            b = wx * wy
+            ok = (b > 0) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            flats.append((vi * (h * w) + y * w + x)[ok])
+            toks.append(ti[ok])
+            zs.append(zf[ok])
+            ws.append(b[ok])
+    return torch.cat(flats), torch.cat(toks), torch.cat(zs), torch.cat(ws)
+
+
+def splat_read(
+    points: Tensor,
+    values: Tensor,
+    K: Tensor,
+    c2w: Tensor,
+    hw: tuple[int, int],
+    near: float = 1e-3,
+    depth_tolerance: float = 0.05,
+) -> MemoryRead:
+    """Bilinear soft splatting of ``N`` valued points into ``V`` cameras (fast, vectorised path).
+
+    See the module docstring for the weights. Loop reference: :func:`splat_read_reference`.
+
+    Args:
+        points: ``(N, 3)`` world positions in metres.
+        values: ``(N, C)`` float token values.
+        K: ``(V, 3, 3)`` intrinsics in pixels of the ``(h, w)`` grid; c2w: ``(V, 4, 4)``.
+        hw: ``(h, w)`` output grid.
+        near: minimum z in metres.
+        depth_tolerance: relative depth band ``tol`` of the depth-aware weight (0.05 = 5 % of the front depth).
+
+    Returns:
+        :class:`MemoryRead` in ``values.dtype`` (depth in ``points.dtype``); mask is the soft coverage.
+    """
+    if depth_tolerance <= 0:
+        raise ValueError(f"depth_tolerance must be > 0, got {depth_tolerance}")
+    h, w = hw
+    V = K.shape[0]
+    N, C = values.shape
+    dev = values.device
+    P = V * h * w
+    flat, tok, z, b = _bilinear_contributions(points, K, c2w, hw, near)
+    zmin = torch.full((P,), float("inf"), dtype=z.dtype, device=dev).scatter_reduce_(0, flat, z, reduce="amin")
+    r = z.double() / zmin[flat].double() - 1.0
+    keep = r <= 4 * depth_tolerance
+    flat, tok, r, z = flat[keep], tok[keep], r[keep], z[keep]
+    wgt = b[keep].double() * torch.exp(-r / depth_tolerance)
+    wsum = deterministic_scatter_sum(wgt, flat, P)
+    vsum = _deterministic_weighted_gather_sum(wgt, tok, values, flat, P)
+    dsum = deterministic_scatter_sum(wgt * z.double(), flat, P)
+    covered = wsum > 0
+    den = torch.where(covered, wsum, torch.ones_like(wsum))
+    lat = (vsum / den[:, None]).to(values.dtype)
+    depth = torch.where(covered, dsum / den, torch.zeros_like(den)).to(points.dtype)
+    mask = wsum.clamp(0, 1).to(values.dtype)
+    return MemoryRead(lat.reshape(V, h, w, C).permute(0, 3, 1, 2).contiguous(), mask.reshape(V, 1, h, w), depth.reshape(V, h, w))
+
+
+def splat_read_reference(
+    points: Tensor, values: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3,
+    depth_tolerance: float = 0.05,
+) -> MemoryRead:
+    """Slow, obviously correct reference of :func:`splat_read`: Python loops over views, points and corners."""
+    h, w = hw
+    V = K.shape[0]
+    N, C = values.shape
+    lat = torch.zeros(V, C, h, w, dtype=torch.float64)
+    mask = torch.zeros(V, 1, h, w, dtype=torch.float64)
+    depth = torch.zeros(V, h, w, dtype=torch.float64)
+    for v in range(V):
+        uv, z = project_points(points, K[v], c2w[v])
+        contrib: list[tuple[int, int, int, float, float]] = []  # (y, x, n, z, bilinear weight)
+        for n in range(N):
+            zn, u, vv = float(z[n]), float(uv[n, 0]) - 0.5, float(uv[n, 1]) - 0.5
+            if not (zn > near) or not (math.isfinite(u) and math.isfinite(vv)):
+                continue
+            x0, y0 = math.floor(u), math.floor(vv)
+            fx, fy = u - x0, vv - y0
+            for x, y, b in ((x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
+                            (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)):
+                if b > 0 and 0 <= x < w and 0 <= y < h:
+                    contrib.append((y, x, n, zn, b))
+        zmin: dict[tuple[int, int], float] = {}
+        for y, x, n, zn, b in contrib:
+            zmin[(y, x)] = min(zmin.get((y, x), math.inf), zn)
+        acc: dict[tuple[int, int], list] = {}
+        for y, x, n, zn, b in contrib:
+            r = zn / zmin[(y, x)] - 1
+            if r > 4 * depth_tolerance:
+                continue
+            wt = b * math.exp(-r / depth_tolerance)
+            a = acc.setdefault((y, x), [0.0, torch.zeros(C, dtype=torch.float64), 0.0])
+            a[0] += wt
+            a[1] += wt * values[n].double()
+            a[2] += wt * zn
+        for (y, x), (ws, vs, ds) in acc.items():
+            if ws > 0:
+                lat[v, :, y, x] = vs / ws
+                depth[v, y, x] = ds / ws
+                mask[v, 0, y, x] = min(1.0, ws)
+    return MemoryRead(lat.to(values.dtype), mask.to(values.dtype), depth.to(points.dtype))
+
+
+# ---------------------------------------------------------------------------------------------------- storage
+def quantize_int8(x: Tensor, scale: Tensor) -> Tensor:
+    """Symmetric per-channel int8: ``round(x / scale)`` clamped to ``[-127, 127]``. ``x (N, C)``, ``scale (C,)``."""
+    return torch.round(x / scale).clamp(-127, 127).to(torch.int8)
+
+
+def _voxel_keys(pos: Tensor, voxel: float) -> Tensor:
+    """Pack integer voxel coordinates ``floor(p / voxel)`` into one int64 (21 bits per axis, offset 2**20)."""
+    ijk = torch.floor(pos.double() / voxel).to(torch.int64) + (1 << 20)
+    if ((ijk < 0) | (ijk >= (1 << 21))).any():
+        raise ValueError(f"point outside the voxel grid range (+-{(1 << 20) * voxel:g} m at voxel size {voxel} m)")
+    return (ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2]
+
+
+def _resolve_dtype(dtype) -> tuple[str, torch.dtype]:
+    if isinstance(dtype, torch.dtype):
+        for k, v in STORAGE_DTYPES.items():
+            if v == dtype:
+                return k, v
+    elif isinstance(dtype, str) and dtype in STORAGE_DTYPES:
+        return dtype, STORAGE_DTYPES[dtype]
+    raise ValueError(f"storage dtype must be one of {list(STORAGE_DTYPES)}, got {dtype!r}")
+
+
 class LatentSpatialMemory:
-    """A growing cache of latent tokens in 3D (v0: append-only, float32 storage).
+    """A cache of latent tokens in 3D, read by projection onto a camera's latent grid.
 
     Tokens are written from latent frames ``(C, h, w)`` with a z-depth map on the same latent grid, the latent
     grid's intrinsics and the frame's camera; each kept latent pixel becomes one token at the world point seen
-    through its centre. Reads project all tokens at once (:func:`zbuffer_read`).
+    through its centre. Reads project all tokens at once.
+
+    With the defaults the memory is the v0 one: append-only, float32 storage, nearest z-buffer read; every option
+    below is opt-in.
 
     Args:
         channels: latent channels ``C`` (16 for the tiny model and Wan2.1, 48 for Wan2.2-TI2V-5B).
         device: where tokens are stored.
+        dtype: latent storage, ``"float32"`` (default), ``"float16"``, ``"bfloat16"`` or ``"int8"`` (symmetric,
+            per-channel scales ``absmax / 127`` over all stored tokens; when a write raises a channel's absmax the
+            stored tokens are re-quantized once to the new scale). Positions stay float32. Reads return float32.
+        splat: default read mode, ``"nearest"`` or ``"bilinear"`` (see the module docstring).
+        depth_tolerance: relative depth band of the bilinear depth-aware weight.
+        voxel_size: metres; when set, tokens landing in the same voxel (``floor(p / voxel_size)``) are fused so
+            revisiting a view keeps the token count flat.
+        fusion: ``"mean"``: confidence-weighted running mean of position and latent, confidences add up (capped at
+            ``max_confidence`` if given, which turns it into an exponential moving average); ``"newest"``: the newest
+            write replaces the voxel's token. Within one write the observations of a voxel are always averaged
+            with their confidences.
+        max_confidence: cap of a fused token's confidence (``None``: unbounded).
+        capacity: maximum number of tokens; after a write that exceeds it the lowest-priority tokens are evicted.
+        eviction: ``"lru"``: least recently written/re-observed first (then lower confidence, then older index);
+            ``"confidence"``: lowest confidence first (then least recent, then older index).
+        near: minimum z in metres for a token to be read.
+        latent_spec: optional JSON-serialisable description of the latent space (VAE name, scale factors,
+            normalisation), saved with the memory.
+
+    A per-token ``confidence`` (float32) is stored only when ``voxel_size`` or ``capacity`` is set.
 
     Example:
         >>> mem = LatentSpatialMemory(channels=4)
         >>> K = torch.tensor([[4.0, 0, 4], [0, 4.0, 4], [0, 0, 1]])
         >>> lat = torch.randn(4, 8, 8)
         >>> mem.write(lat, torch.full((8, 8), 2.0), K, torch.eye(4))
+        64
         >>> r = mem.read(K[None], torch.eye(4)[None], (8, 8))
         >>> bool(torch.equal(r.latent[0], lat)), int(r.mask.sum())
         (True, 64)
+
+    Raises:
+        ValueError: on invalid options.
     """
 
-    def __init__(self, channels: int, device: torch.device | str = "cpu"):
-        if channels <= 0:
-            raise ValueError(f"channels must be positive, got {channels}")
-        self.channels = int(channels)
+    def __init__(
+        self,
+        channels: int,
+        device: torch.device | str = "cpu",
+        *,
+        dtype: str | torch.dtype = "float32",
+        splat: str = "nearest",
+        depth_tolerance: float = 0.05,
+        voxel_size: float | None = None,
+        fusion: str = "mean",
+        max_confidence: float | None = None,
+        capacity: int | None = None,
+        eviction: str = "lru",
+        near: float = 1e-3,
+        latent_spec: dict | None = None,
+    ):
+        try:
+            ch = operator.index(channels)
+        except TypeError:
+            raise ValueError(f"channels must be a positive int, got {channels!r}") from None
+        if isinstance(channels, bool) or ch <= 0:
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        self.channels = int(ch)
         self.device = torch.device(device)
-        self.positions = torch.zeros(0, 3, dtype=torch.float32, device=self.device)  # (N, 3) metres
-        self.latents = torch.zeros(0, self.channels, dtype=torch.float32, device=self.device)  # (N, C)
-        self.write_ids = torch.zeros(0, dtype=torch.int64, device=self.device)  # (N,) which write made it
+        self.dtype_name, self.storage_dtype = _resolve_dtype(dtype)
+        if splat not in SPLAT_MODES:
+            raise ValueError(f"splat must be one of {SPLAT_MODES}, got {splat!r}")
+        if not (depth_tolerance > 0 and math.isfinite(depth_tolerance)):
+            raise ValueError(f"depth_tolerance must be finite and > 0, got {depth_tolerance}")
+        if voxel_size is not None and not (voxel_size > 0 and math.isfinite(voxel_size)):
+            raise ValueError(f"voxel_size must be finite and > 0 metres, got {voxel_size}")
+        if fusion not in FUSION_POLICIES:
+            raise ValueError(f"fusion must be one of {FUSION_POLICIES}, got {fusion!r}")
+        if max_confidence is not None and not (max_confidence > 0 and math.isfinite(max_confidence)):
+            raise ValueError(f"max_confidence must be finite and > 0, got {max_confidence}")
+        if capacity is not None and (int(capacity) != capacity or capacity <= 0):
+            raise ValueError(f"capacity must be a positive int, got {capacity}")
+        if eviction not in EVICTION_POLICIES:
+            raise ValueError(f"eviction must be one of {EVICTION_POLICIES}, got {eviction!r}")
+        if not (near > 0 and math.isfinite(near)):
+            raise ValueError(f"near must be finite and > 0, got {near}")
+        self.splat = splat
+        self.depth_tolerance = float(depth_tolerance)
+        self.voxel_size = None if voxel_size is None else float(voxel_size)
+        self.fusion = fusion
+        self.max_confidence = None if max_confidence is None else float(max_confidence)
+        self.capacity = None if capacity is None else int(capacity)
+        self.eviction = eviction
+        self.near = float(near)
+        if latent_spec is not None:
+            import json
+
+            try:
+                json.dumps(latent_spec)
+            except (TypeError, ValueError) as e:
+                raise ValueError(f"latent_spec must be JSON-serialisable: {e}") from None
+        self.latent_spec = latent_spec
+        dev = self.device
+        self.positions = torch.zeros(0, 3, dtype=torch.float32, device=dev)  # (N, 3) metres
+        self.latents = torch.zeros(0, self.channels, dtype=self.storage_dtype, device=dev)  # (N, C)
+        self.write_ids = torch.zeros(0, dtype=torch.int64, device=dev)  # (N,) last write that made/updated it
+        self.confidence: Tensor | None = (
+            torch.zeros(0, dtype=torch.float32, device=dev) if (voxel_size is not None or capacity is not None) else None
+        )
+        self.scale: Tensor | None = (
+            torch.zeros(self.channels, dtype=torch.float32, device=dev) if self.storage_dtype == torch.int8 else None
+        )
         self._writes = 0
+        #: counts of the last write: ``kept`` latent pixels, ``fused`` into existing tokens, ``new`` tokens, ``evicted``
+        self.last_write: dict[str, int] = {}
 
     # ------------------------------------------------------------------ stats
     @property
@@ -200,9 +641,46 @@ class LatentSpatialMemory:
         return int(self.positions.shape[0])
 
     @property
+    def num_writes(self) -> int:
+        """Number of :meth:`write` calls so far (the next write id)."""
+        return self._writes
+
+    def _tensors(self) -> list[Tensor]:
+        ts = [self.positions, self.latents, self.write_ids]
+        if self.confidence is not None:
+            ts.append(self.confidence)
+        if self.scale is not None:
+            ts.append(self.scale)
+        return ts
+
+    @property
     def nbytes(self) -> int:
-        """Exact bytes held by the token tensors (positions, latents, write ids)."""
-        return sum(t.numel() * t.element_size() for t in (self.positions, self.latents, self.write_ids))
+        """Exact bytes held by the token tensors: positions, latents, write ids, and confidence / int8 scales when
+        present."""
+        return sum(t.numel() * t.element_size() for t in self._tensors())
+
+    def dequantized(self, rows: Tensor | None = None) -> Tensor:
+        """Stored latents (all, or the given ``(M, C)`` stored rows) as float32 ``(N, C)``."""
+        x = self.latents if rows is None else rows
+        x = x.to(torch.float32)
+        return x * self.scale if self.scale is not None else x
+
+    def _encode(self, x: Tensor) -> Tensor:
+        """float32 ``(M, C)`` -> storage dtype (the int8 scale must already cover ``x``)."""
+        if self.scale is None:
+            return x.to(self.storage_dtype)
+        return quantize_int8(x, self.scale)
+
+    def _grow_scale(self, x: Tensor) -> None:
+        """int8: raise per-channel scales to cover ``x`` and re-quantize the stored tokens if any scale changed."""
+        if self.scale is None or x.shape[0] == 0:
+            return
+        need = x.abs().amax(0) / 127.0
+        if bool((need > self.scale).any()):
+            new = torch.maximum(self.scale, need).clamp_min(1e-12)
+            if self.num_tokens:
+                self.latents = quantize_int8(self.latents.to(torch.float32) * self.scale, new)
+            self.scale = new
 
     # ------------------------------------------------------------------ write
     def write(
@@ -212,64 +690,317 @@ class LatentSpatialMemory:
         K: Tensor,  # (3, 3) or (T, 3, 3), latent-grid pixels
         c2w: Tensor,  # (4, 4) or (T, 4, 4)
         keep: Tensor | None = None,  # (h, w) or (T, h, w) bool
+        *,
+        confidence: Tensor | None = None,  # (h, w) or (T, h, w), >= 0
+        min_confidence: float = 0.0,
     ) -> int:
-        """Store latent frames as tokens. Returns the number of tokens added.
+        """Store latent frames as tokens. Returns the number of new tokens (fused observations are not new).
 
-        A latent pixel becomes a token when its depth is finite and ``> 0`` and ``keep`` (if given) is true.
+        A latent pixel is stored when its depth is ``> 0`` (0 = no depth, the RGB-D convention), ``keep`` (if given)
+        is true -- use it for dynamic objects and sky -- and, when ``confidence`` is given, its confidence is ``> 0``
+        and ``>= min_confidence``. With ``voxel_size`` set, observations are fused per voxel (see the class doc);
+        with ``capacity`` set, tokens are then evicted down to the capacity. ``self.last_write`` has the counts.
+
+        Args:
+            latent: ``(T, C, h, w)`` or ``(C, h, w)`` floating latents.
+            depth: ``(T, h, w)`` or ``(h, w)`` z-depth in metres on the latent grid.
+            K: ``(T, 3, 3)`` or ``(3, 3)`` latent-grid intrinsics in pixels; c2w: ``(T, 4, 4)`` or ``(4, 4)``.
+            keep: optional ``(T, h, w)`` or ``(h, w)`` bool mask (integer 0/1 accepted, float refused).
+            confidence: optional ``(T, h, w)`` or ``(h, w)`` per-pixel confidence, finite and ``>= 0``.
+            min_confidence: pixels with lower confidence are not stored.
 
         Raises:
-            ValueError: on mismatched shapes, wrong channel count, non-finite latents or poses.
+            ValueError: on mismatched shapes, wrong channel count or dtype, non-finite latents, NaN/inf/negative
+                depth, bad cameras (zero focal, singular c2w), bad confidence.
         """
+        for name, t in (("latent", latent), ("depth", depth), ("K", K), ("c2w", c2w)):
+            if not isinstance(t, Tensor):
+                raise ValueError(f"{name} must be a torch tensor, got {type(t).__name__}")
         if latent.dim() == 3:
-            latent, depth, K, c2w = latent[None], depth[None], K[None], c2w[None]
+            latent, depth = latent[None], depth[None]
+            K = K[None] if K.dim() == 2 else K
+            c2w = c2w[None] if c2w.dim() == 2 else c2w
             keep = None if keep is None else keep[None]
+            confidence = None if confidence is None else confidence[None]
         if latent.dim() != 4 or latent.shape[1] != self.channels:
             raise ValueError(f"latent must be (T, {self.channels}, h, w) or ({self.channels}, h, w), got {tuple(latent.shape)}")
+        if not latent.is_floating_point() or not depth.is_floating_point():
+            raise ValueError(f"latent and depth must be floating point, got {latent.dtype} and {depth.dtype}")
         T, C, h, w = latent.shape
         if depth.shape != (T, h, w):
             raise ValueError(f"depth must be {(T, h, w)} to match the latent, got {tuple(depth.shape)}")
         if K.shape != (T, 3, 3) or c2w.shape != (T, 4, 4):
             raise ValueError(f"K must be (T, 3, 3) and c2w (T, 4, 4) with T={T}, got {tuple(K.shape)}, {tuple(c2w.shape)}")
-        if keep is not None and keep.shape != (T, h, w):
-            raise ValueError(f"keep must be {(T, h, w)}, got {tuple(keep.shape)}")
+        if keep is not None and (not isinstance(keep, Tensor) or keep.shape != (T, h, w)):
+            raise ValueError(f"keep must be a {(T, h, w)} tensor, got {getattr(keep, 'shape', type(keep))}")
+        if keep is not None and (keep.is_floating_point() or keep.is_complex()):
+            raise ValueError(f"keep must be a bool (or integer 0/1) tensor, got {keep.dtype}")
+        if not math.isfinite(min_confidence):
+            raise ValueError(f"min_confidence must be finite, got {min_confidence}")
         if not torch.isfinite(latent).all() or not torch.isfinite(c2w).all() or not torch.isfinite(K).all():
             raise ValueError("latent, K and c2w must be finite")
+        K, c2w = check_cameras(K, c2w)
+        if not torch.isfinite(depth).all():
+            raise ValueError("depth must be finite (use 0 for 'no depth', not NaN/inf)")
+        if (depth < 0).any():
+            raise ValueError("depth must be >= 0 metres (0 = no depth)")
+        if confidence is not None:
+            if not isinstance(confidence, Tensor) or confidence.shape != (T, h, w) or not confidence.is_floating_point():
+                raise ValueError(f"confidence must be a floating {(T, h, w)} tensor, got {getattr(confidence, 'shape', type(confidence))}")
+            if not torch.isfinite(confidence).all() or (confidence < 0).any():
+                raise ValueError("confidence must be finite and >= 0")
         dev = self.device
         depth = depth.to(dev, torch.float32)
         pts = unproject_depth(depth, K.to(dev, torch.float32), c2w.to(dev, torch.float32))  # (T, h, w, 3)
-        ok = torch.isfinite(depth) & (depth > 0)
+        ok = depth > 0
         if keep is not None:
             ok &= keep.to(dev, torch.bool)
+        if confidence is not None:
+            conf_map = confidence.to(dev, torch.float32)
+            ok &= (conf_map > 0) & (conf_map >= min_confidence)
         new_pos = pts[ok]  # (M, 3)
         new_lat = latent.to(dev, torch.float32).permute(0, 2, 3, 1)[ok]  # (M, C)
-        self.positions = torch.cat([self.positions, new_pos])
-        self.latents = torch.cat([self.latents, new_lat])
-        self.write_ids = torch.cat([self.write_ids, torch.full((new_pos.shape[0],), self._writes, dtype=torch.int64, device=dev)])
+        new_conf = conf_map[ok] if confidence is not None else torch.ones(new_pos.shape[0], device=dev)
+        kept = int(new_pos.shape[0])
+        n_before = self.num_tokens
+        fused = 0
+        if self.voxel_size is not None:
+            fused = self._fuse_and_append(new_pos, new_lat, new_conf)
+        else:
+            self._grow_scale(new_lat)
+            self._append(new_pos, new_lat, new_conf)
+        n_new = self.num_tokens - n_before
+        evicted = self._evict()
+        self.last_write = {"kept": kept, "fused": fused, "new": n_new, "evicted": evicted}
         self._writes += 1
-        return int(new_pos.shape[0])
+        return n_new
+
+    def _append(self, pos: Tensor, lat: Tensor, conf: Tensor) -> None:
+        self.positions = torch.cat([self.positions, pos.to(torch.float32)])
+        self.latents = torch.cat([self.latents, self._encode(lat)])
+        self.write_ids = torch.cat([self.write_ids, torch.full((pos.shape[0],), self._writes, dtype=torch.int64, device=self.device)])
+        if self.confidence is not None:
+            self.confidence = torch.cat([self.confidence, conf.to(torch.float32)])
+
+    def _fuse_and_append(self, pos: Tensor, lat: Tensor, conf: Tensor) -> int:
+        """Voxel fusion of one write's observations; returns the number of observations fused into old tokens."""
+        if pos.shape[0] == 0:
+            return 0
+        vs = self.voxel_size
+        keys = _voxel_keys(pos, vs)
+        uk, inv = torch.unique(keys, return_inverse=True)  # sorted unique voxels of this write
+        G = uk.shape[0]
+        c = conf.double()
+        csum = deterministic_scatter_sum(c, inv, G)
+        gp = deterministic_scatter_sum(c[:, None] * pos.double(), inv, G) / csum[:, None]
+        gl = deterministic_scatter_sum(c[:, None] * lat.double(), inv, G) / csum[:, None]
+        hit = torch.zeros(G, dtype=torch.bool, device=self.device)
+        tgt = torch.zeros(0, dtype=torch.int64, device=self.device)
+        if self.num_tokens:
+            old_keys = _voxel_keys(self.positions, vs)
+            order = torch.argsort(old_keys, stable=True)
+            sk = old_keys[order]
+            j = torch.searchsorted(sk, uk).clamp(max=sk.shape[0] - 1)
+            hit = sk[j] == uk
+            tgt = order[j[hit]]
+        if tgt.numel():
+            ch = csum[hit]
+            if self.fusion == "mean":
+                co = self.confidence[tgt].double()
+                tot = co + ch
+                up_pos = (co[:, None] * self.positions[tgt].double() + ch[:, None] * gp[hit]) / tot[:, None]
+                up_lat = (co[:, None] * self.dequantized(self.latents[tgt]).double() + ch[:, None] * gl[hit]) / tot[:, None]
+                up_conf = tot if self.max_confidence is None else tot.clamp(max=self.max_confidence)
+            else:
+                up_pos, up_lat, up_conf = gp[hit], gl[hit], ch
+            up_lat = up_lat.float()
+            self._grow_scale(torch.cat([up_lat, gl[~hit].float()]))
+            self.positions[tgt] = up_pos.float()
+            self.latents[tgt] = self._encode(up_lat)
+            self.confidence[tgt] = up_conf.float()
+            self.write_ids[tgt] = self._writes
+        else:
+            self._grow_scale(gl.float())
+        miss = ~hit
+        self._append(gp[miss].float(), gl[miss].float(), csum[miss].float())
+        return int((hit[inv]).sum())
+
+    def _evict(self) -> int:
+        """Evict down to ``capacity`` by the eviction policy; survivors keep their order. Returns the count."""
+        N = self.num_tokens
+        if self.capacity is None or N <= self.capacity:
+            return 0
+        idx = torch.arange(N, device=self.device)
+        conf = self.confidence
+        prim, sec = (self.write_ids, conf) if self.eviction == "lru" else (conf, self.write_ids)
+        # keep-priority: primary desc, then secondary desc, then index desc (stable sorts, least significant first)
+        order = torch.argsort(idx, descending=True, stable=True)
+        order = order[torch.argsort(sec[order], descending=True, stable=True)]
+        order = order[torch.argsort(prim[order], descending=True, stable=True)]
+        survivors = torch.sort(order[: self.capacity]).values
+        for name in ("positions", "latents", "write_ids", "confidence"):
+            t = getattr(self, name)
+            if t is not None:
+                setattr(self, name, t[survivors].contiguous())
+        return N - self.capacity
 
     # ------------------------------------------------------------------ read
-    def read(self, K: Tensor, c2w: Tensor, hw: tuple[int, int]) -> MemoryRead:
-        """Read the memory at ``V`` cameras on an ``(h, w)`` latent grid (z-buffered, nearest token wins).
+    def read(self, K: Tensor, c2w: Tensor, hw: tuple[int, int], mode: str | None = None) -> MemoryRead:
+        """Read the memory at ``V`` cameras on an ``(h, w)`` latent grid.
 
         Args:
             K: ``(V, 3, 3)`` or ``(3, 3)`` latent-grid intrinsics in pixels.
             c2w: ``(V, 4, 4)`` or ``(4, 4)`` camera-to-world poses.
             hw: latent grid ``(h, w)``.
+            mode: ``"nearest"`` or ``"bilinear"``; default: the memory's ``splat`` option.
 
         Returns:
-            :class:`MemoryRead` (``latent (V, C, h, w)``, ``mask (V, 1, h, w)``, ``depth (V, h, w)``).
+            :class:`MemoryRead` (``latent (V, C, h, w)`` float32, ``mask (V, 1, h, w)``, ``depth (V, h, w)``).
+            An empty memory reads all zeros.
 
         Raises:
-            ValueError: on bad shapes or non-finite cameras.
+            ValueError: on bad shapes, non-finite cameras, zero focal, singular ``c2w``, bad ``hw`` or mode.
         """
-        if K.dim() == 2:
-            K = K[None]
-        if c2w.dim() == 2:
-            c2w = c2w[None]
-        if K.shape[1:] != (3, 3) or c2w.shape[1:] != (4, 4) or K.shape[0] != c2w.shape[0]:
-            raise ValueError(f"K must be (V, 3, 3) and c2w (V, 4, 4), got {tuple(K.shape)} and {tuple(c2w.shape)}")
-        if not torch.isfinite(K).all() or not torch.isfinite(c2w).all():
-            raise ValueError("K and c2w must be finite")
+        mode = self.splat if mode is None else mode
+        if mode not in SPLAT_MODES:
+            raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
+        K, c2w = check_cameras(K, c2w)
+        hw = _check_hw(hw)
         dev = self.device
-        return zbuffer_read(self.positions, self.latents, K.to(dev, torch.float32), c2w.to(dev, torch.float32), hw)
+        K, c2w = K.to(dev, torch.float32), c2w.to(dev, torch.float32)
+        if mode == "bilinear":
+            return splat_read(self.positions, self.dequantized(), K, c2w, hw, self.near, self.depth_tolerance)
+        winner, zbuf = zbuffer_winners(self.positions, K, c2w, hw, self.near)
+        return _gather_read(self.latents, winner, zbuf, self.channels, torch.float32, self.scale, torch.float32)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Write the memory to a safetensors file (see :func:`mirage_world.memory.serialization.save_memory`)."""
+        from .serialization import save_memory
+
+        save_memory(self, path)
+
+    @classmethod
+    def load(cls, path, device: torch.device | str = "cpu") -> "LatentSpatialMemory":
+        """Load a memory written by :meth:`save`, validating everything
+        (see :func:`mirage_world.memory.serialization.load_memory`)."""
+        from .serialization import load_memory
+
+        return load_memory(path, device)
+
+    # ------------------------------------------------------------------ queries (no generation needed)
+    def visible_tokens(self, K: Tensor, c2w: Tensor, hw: tuple[int, int]) -> list[Tensor]:
+        """Tokens visible from each camera: those that win at least one pixel of the nearest z-buffer.
+
+        Args:
+            K: ``(V, 3, 3)`` or ``(3, 3)`` intrinsics of the ``hw`` grid in pixels; c2w: ``(V, 4, 4)`` or ``(4, 4)``.
+            hw: grid ``(h, w)`` (the latent grid, or finer for a finer visibility test).
+
+        Returns:
+            ``V`` sorted int64 tensors of token indices (rows of ``positions`` / ``latents``).
+
+        Raises:
+            ValueError: on bad cameras or ``hw``.
+        """
+        K, c2w = check_cameras(K, c2w)
+        hw = _check_hw(hw)
+        dev = self.device
+        winner, _ = zbuffer_winners(self.positions, K.to(dev, torch.float32), c2w.to(dev, torch.float32), hw, self.near)
+        return [torch.unique(wv[wv >= 0]) for wv in winner.reshape(winner.shape[0], -1)]
+
+    def render_depth(self, K: Tensor, c2w: Tensor, hw: tuple[int, int], mode: str | None = None) -> Tensor:
+        """Rendered z-depth ``(V, h, w)`` in metres at each camera (0 where no token), without touching latents in
+        ``"nearest"`` mode. Raises ``ValueError`` like :meth:`read`."""
+        mode = self.splat if mode is None else mode
+        if mode == "bilinear":
+            return self.read(K, c2w, hw, mode="bilinear").depth
+        if mode not in SPLAT_MODES:
+            raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
+        K, c2w = check_cameras(K, c2w)
+        hw = _check_hw(hw)
+        dev = self.device
+        winner, zbuf = zbuffer_winners(self.positions, K.to(dev, torch.float32), c2w.to(dev, torch.float32), hw, self.near)
+        return torch.where(winner >= 0, zbuf, torch.zeros_like(zbuf))
+
+    def occupancy(self, points: Tensor, voxel_size: float | None = None) -> Tensor:
+        """Whether each query point's voxel holds at least one token.
+
+        Args:
+            points: ``(M, 3)`` or ``(3,)`` world points in metres, finite.
+            voxel_size: voxel edge in metres (default: the memory's ``voxel_size``).
+
+        Returns:
+            ``(M,)`` bool (``()`` for a single point).
+
+        Raises:
+            ValueError: on a bad shape / non-finite points, or when no voxel size is known.
+        """
+        vs = self.voxel_size if voxel_size is None else voxel_size
+        if vs is None or not (vs > 0 and math.isfinite(vs)):
+            raise ValueError("occupancy needs a voxel size > 0 (pass voxel_size=... or build the memory with one)")
+        if not isinstance(points, Tensor) or not points.is_floating_point():
+            raise ValueError("points must be a floating tensor of shape (M, 3)")
+        single = points.dim() == 1
+        p = points[None] if single else points
+        if p.dim() != 2 or p.shape[1] != 3:
+            raise ValueError(f"points must be (M, 3) or (3,), got {tuple(points.shape)}")
+        if not torch.isfinite(p).all():
+            raise ValueError("points must be finite")
+        p = p.to(self.device)
+        if self.num_tokens == 0:
+            out = torch.zeros(p.shape[0], dtype=torch.bool, device=self.device)
+        else:
+            keys = torch.unique(_voxel_keys(self.positions, vs))
+            q = _voxel_keys(p, vs)
+            j = torch.searchsorted(keys, q).clamp(max=keys.shape[0] - 1)
+            out = keys[j] == q
+        return out[0] if single else out
+
+    def stats(self) -> dict:
+        """Summary for agents and logs: ``tokens``, ``bytes``, ``writes``, ``channels``, ``dtype``, ``voxel_size``,
+        ``capacity``, ``bounds`` (``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` in metres, ``None`` when empty)."""
+        bounds = None
+        if self.num_tokens:
+            bounds = [self.positions.amin(0).tolist(), self.positions.amax(0).tolist()]
+        return {"tokens": self.num_tokens, "bytes": self.nbytes, "writes": self.num_writes, "channels": self.channels,
+                "dtype": self.dtype_name, "voxel_size": self.voxel_size, "capacity": self.capacity, "bounds": bounds}
+
+    def pca_colors(self, max_fit: int = 100_000) -> Tensor:
+        """``(N, 3)`` uint8 colours: the latents' top-3 principal components, each stretched from its 1st to 99th
+        percentile to 0..255 (signs fixed so each component's largest loading is positive; fit on at most
+        ``max_fit`` evenly spaced tokens). Deterministic."""
+        N = self.num_tokens
+        if N == 0:
+            return torch.zeros(0, 3, dtype=torch.uint8, device=self.device)
+        x = self.dequantized().double()
+        fit = x[torch.linspace(0, N - 1, min(N, max_fit), device=self.device).long()]
+        mean = fit.mean(0)
+        _, _, Vh = torch.linalg.svd(fit - mean, full_matrices=False)
+        comps = Vh[:3]
+        if comps.shape[0] < 3:
+            comps = torch.cat([comps, torch.zeros(3 - comps.shape[0], x.shape[1], dtype=comps.dtype, device=comps.device)])
+        sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True))).clamp_min(0) * 2 - 1
+        y = (x - mean) @ (comps * sign).T  # (N, 3)
+        lo = torch.quantile(y[:: max(1, N // max_fit)], 0.01, dim=0)
+        hi = torch.quantile(y[:: max(1, N // max_fit)], 0.99, dim=0)
+        y = (y - lo) / (hi - lo).clamp_min(1e-12)
+        return torch.round(y.clamp(0, 1) * 255).to(torch.uint8)
+
+    def export_ply(self, path) -> None:
+        """Write the tokens as a binary little-endian PLY point cloud (``x y z`` float32, ``red green blue`` uchar
+        from :meth:`pca_colors`) for MeshLab / viser / Open3D."""
+        import numpy as np
+
+        pos = self.positions.detach().cpu().numpy().astype("<f4")
+        col = self.pca_colors().cpu().numpy()
+        rec = np.zeros(pos.shape[0], dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+        rec["x"], rec["y"], rec["z"] = pos[:, 0], pos[:, 1], pos[:, 2]
+        rec["r"], rec["g"], rec["b"] = col[:, 0], col[:, 1], col[:, 2]
+        header = (
+            "ply\nformat binary_little_endian 1.0\ncomment mirage-world latent memory, colours = PCA of latents\n"
+            f"element vertex {pos.shape[0]}\nproperty float x\nproperty float y\nproperty float z\n"
+            "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
+        )
+        with open(path, "wb") as f:
+            f.write(header.encode("ascii"))
+            f.write(rec.tobytes())

@@ -128,13 +128,27 @@ def main(argv=None) -> None:
     p.add_argument("--scene-frac", type=float, default=0.5, help="fraction of samples from procedural scenes")
     p.add_argument("--clip-dir", type=Path, default=None, help="pre-rendered clips (train_denoiser render)")
     p.add_argument("--init", type=Path, default=None, help="initial weights (safetensors) for a fresh run")
+    p.add_argument(
+        "--decoder-only",
+        action="store_true",
+        help="freeze the encoder (and the latent statistics): improves reconstructions without moving the latent "
+        "space a denoiser was trained in",
+    )
     p.add_argument("--ckpt-minutes", type=float, default=3.0)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     vae = make_tiny_vae()
-    opt = torch.optim.AdamW(vae.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    if args.decoder_only and args.init is not None and args.init.is_dir():
+        from diffusers import AutoencoderKLWan
+
+        vae = AutoencoderKLWan.from_pretrained(args.init)  # keeps its latent statistics
+        args.init = None
+    if args.decoder_only:
+        for m in (vae.encoder, vae.quant_conv):
+            m.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     state = {"step": 0, "elapsed": 0.0, "log": []}
     ck = args.out / "ckpt"
     if (ck / "state.json").exists():
@@ -171,7 +185,8 @@ def main(argv=None) -> None:
             g["lr"] = lr
         clip = state["step"] % args.clip_every == 1
         x = data.get(args.clip_batch, 5) if clip else data.get(args.batch, 1)
-        post = vae.encode(x).latent_dist
+        with torch.set_grad_enabled(not args.decoder_only):
+            post = vae.encode(x).latent_dist
         # the posterior mean (a plain autoencoder, KL as a weak regulariser): sampling with the initial unit
         # variance drowns the signal and the decoder collapses to the mean colour for hundreds of steps
         z = post.mode()
@@ -194,12 +209,13 @@ def main(argv=None) -> None:
             save_ckpt()
             last_ck = time.time()
     save_ckpt()
-    # latent statistics for normalisation (Wan stores them in the VAE config)
+    # latent statistics for normalisation (Wan stores them in the VAE config); unchanged when the encoder is frozen
     vae.eval()
-    with torch.no_grad():
-        zs = [vae.encode(data.get(4, 5)).latent_dist.mode() for _ in range(8)]
-    z = torch.cat([zz.transpose(0, 1).reshape(zz.shape[1], -1) for zz in zs], dim=1)
-    vae.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
+    if not args.decoder_only:
+        with torch.no_grad():
+            zs = [vae.encode(data.get(4, 5)).latent_dist.mode() for _ in range(8)]
+        z = torch.cat([zz.transpose(0, 1).reshape(zz.shape[1], -1) for zz in zs], dim=1)
+        vae.register_to_config(latents_mean=z.mean(1).tolist(), latents_std=z.std(1).clamp_min(1e-3).tolist())
     vae.save_pretrained(args.out / "final")
     (args.out / "final" / "train_log.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, **state}, indent=1))
     print("saved", args.out / "final")

@@ -1,0 +1,272 @@
+"""``mirage bench``: benchmarks (not timed tests). ``mirage bench memory --json OUT.json``.
+
+The memory benchmark measures, in one run on the current machine, at the Wan2.2-TI2V-5B geometry (1280x704 frames,
+16x spatial / 4x temporal compression, 48 latent channels):
+
+* ``read_ratio``: time of an RGB point-cloud read (z-buffered render of the full-resolution cloud at every camera +
+  VAE encode of the renders with the real ``AutoencoderKLWan`` architecture of Wan2.2, random weights) / time of a
+  latent memory read at the same cameras, both memories holding the same video frames. A full-size encode takes a
+  minute on a laptop-class CPU, so ``--encode-views`` (default 1) views are encoded and the encode time is scaled
+  to all views (linear in the number of one-frame encodes); the JSON says how.
+* ``bytes_ratio_fp16`` / ``bytes_ratio_int8``: RGB cloud bytes (float32 xyz + uint8 RGB per pixel of every video
+  frame) / latent cache bytes (one token per latent pixel of every latent frame, ``nbytes`` exactly) for the same
+  video frames (one segment: ``1 + 4 k`` frames -> ``1 + k`` latent frames). ``*_per_stored_frame`` compares one
+  stored frame of each, without the temporal compression.
+* ``flat_ratio``: latent read time after 100 written segments of a closed-loop camera path / after 10 (voxel
+  fusion on, float16 storage); the loop closes after ``--loop`` segments.
+* ``gather_ratio``: latent read time / a plain gather of the same bytes (every token's position, which the read must
+  touch once, plus the winning latent rows it outputs).
+
+The scene is an analytic box room (exact depth); latents are random (content does not change the cost).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmarks (not tests).")
+
+WAN22_VAE = dict(
+    base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+    temperal_downsample=[False, True, True], is_residual=True, patch_size=2, in_channels=12, out_channels=12,
+    scale_factor_spatial=16, scale_factor_temporal=4,
+)
+GOALS = {"read_ratio": (">=", 100), "bytes_ratio_fp16": (">=", 55), "bytes_ratio_int8": (">=", 100),
+         "flat_ratio": ("<=", 1.2), "gather_ratio": ("<=", 5)}
+
+
+@app.callback()
+def _root() -> None:
+    """Benchmarks (not tests)."""
+
+
+def _yaw_pose(yaw: float, pos) -> torch.Tensor:
+    c, s = math.cos(yaw), math.sin(yaw)
+    T = torch.eye(4)
+    T[:3, :3] = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+    T[:3, 3] = torch.tensor(pos, dtype=torch.float32)
+    return T
+
+
+def loop_pose(i: int, period: int, radius: float = 0.6) -> torch.Tensor:
+    """Camera ``i`` of a closed loop of ``period`` cameras: a circle of ``radius`` m at the room centre, looking out
+    along the radius (a full 360 degree turn per loop)."""
+    a = 2 * math.pi * (i % period) / period
+    return _yaw_pose(a, (radius * math.sin(a), 0.0, radius * math.cos(a)))
+
+
+def box_depth(K: torch.Tensor, c2w: torch.Tensor, hw, lo=(-4.0, -2.0, -4.0), hi=(4.0, 2.0, 4.0)) -> torch.Tensor:
+    """Exact z-depth ``(h, w)`` of the inside of an axis-aligned box room seen by a camera inside it."""
+    from mirage_world.geometry.camera import pixel_centers
+
+    h, w = hw
+    uv = pixel_centers(h, w, dtype=torch.float64)
+    Kd, c = K.double(), c2w.double()
+    d_cam = torch.stack([(uv[..., 0] - Kd[0, 2]) / Kd[0, 0], (uv[..., 1] - Kd[1, 2]) / Kd[1, 1], torch.ones(h, w, dtype=torch.float64)], -1)
+    d = d_cam @ c[:3, :3].T  # world direction with camera z = 1, so the ray parameter is the z-depth
+    o = c[:3, 3]
+    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
+    with torch.no_grad():
+        t = torch.where(d > 0, (hi_t - o) / d, torch.where(d < 0, (lo_t - o) / d, torch.full_like(d, math.inf)))
+    return t.amin(-1).float()
+
+
+def _median_time(fn, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def run_memory_benchmark(
+    width: int = 1280, height: int = 704, channels: int = 48, factor: int = 16, segment_latents: int = 4,
+    segments: int = 100, early: int = 10, loop: int = 10, views: int = 4, voxel_size: float = 0.05,
+    repeats: int = 15, vae: str = "wan2.2", encode_views: int = 1, threads: int = 1, log=print,
+) -> dict:
+    """Run the memory benchmark; returns the JSON-ready result (see the module docstring)."""
+    from mirage_world.geometry.camera import rescale_intrinsics
+    from mirage_world.memory import LatentSpatialMemory, RGBPointCloudMemory
+
+    torch.set_num_threads(threads)
+    H, W = height, width
+    h, w = H // factor, W // factor
+    f_img = W / 2  # 90 degree horizontal field of view
+    K_img = torch.tensor([[f_img, 0, W / 2], [0, f_img, H / 2], [0, 0, 1]], dtype=torch.float32)
+    K_lat = rescale_intrinsics(K_img.double(), (H, W), (h, w)).float()
+    period = loop * segment_latents  # latent cameras per loop
+    g = torch.Generator().manual_seed(0)
+    depth_cache: dict[int, torch.Tensor] = {}
+
+    def lat_depth(i):
+        j = i % period
+        if j not in depth_cache:
+            depth_cache[j] = box_depth(K_lat, loop_pose(j, period), (h, w))
+        return depth_cache[j]
+
+    res: dict = {"settings": dict(width=W, height=H, channels=channels, factor_spatial=factor, factor_temporal=4,
+                                  latent_hw=[h, w], segment_latent_frames=segment_latents, segments=segments,
+                                  early_segments=early, loop_segments=loop, views=views, voxel_size=voxel_size,
+                                  repeats=repeats, threads=threads, vae=vae, encode_views=encode_views,
+                                  torch=torch.__version__, machine=platform.platform(), processor=platform.processor())}
+    read_cams = torch.arange(1, views + 1)  # the latent cameras of the first segment
+    Kv = K_lat[None].expand(views, 3, 3).contiguous()
+    cv = torch.stack([loop_pose(int(i), period) for i in read_cams])
+
+    # ---------------------------------------------------------------- flat_ratio / gather_ratio (fused, fp16)
+    log(f"[flat] writing {segments} segments x {segment_latents} latent frames at {h}x{w}x{channels}, voxel {voxel_size} m")
+    mem = LatentSpatialMemory(channels, dtype="float16", voxel_size=voxel_size, fusion="mean")
+    mem.write(torch.randn(channels, h, w, generator=g), lat_depth(0), K_lat, loop_pose(0, period))
+    t_write = []
+    times = {}
+    for s in range(segments):
+        idx = [1 + s * segment_latents + t for t in range(segment_latents)]
+        lat = torch.randn(segment_latents, channels, h, w, generator=g)
+        d = torch.stack([lat_depth(i) for i in idx])
+        c = torch.stack([loop_pose(i, period) for i in idx])
+        t0 = time.perf_counter()
+        mem.write(lat, d, K_lat[None].expand(segment_latents, 3, 3), c)
+        t_write.append(time.perf_counter() - t0)
+        if s + 1 in (early, segments):
+            rt = _median_time(lambda: mem.read(Kv, cv, (h, w)), repeats)
+            times[s + 1] = (rt, mem.num_tokens, mem.nbytes)
+            log(f"[flat] after {s + 1} segments: {mem.num_tokens} tokens, {mem.nbytes / 1e6:.2f} MB, read {rt * 1e3:.2f} ms")
+    res["flat"] = {"read_s_early": times[early][0], "read_s_late": times[segments][0], "tokens_early": times[early][1],
+                   "tokens_late": times[segments][1], "bytes_late": times[segments][2],
+                   "write_s_median": statistics.median(t_write)}
+    res["flat_ratio"] = times[segments][0] / times[early][0]
+    # gather of the same bytes
+    r = mem.read(Kv, cv, (h, w))
+    from mirage_world.memory.latent_memory import zbuffer_winners
+
+    win = zbuffer_winners(mem.positions, Kv, cv, (h, w))[0].reshape(-1)
+    win = win[win >= 0]
+    perm = torch.randperm(mem.num_tokens, generator=g)
+
+    def plain_gather():
+        mem.positions.index_select(0, perm)
+        mem.latents.index_select(0, win)
+
+    t_gather = _median_time(plain_gather, repeats * 3)
+    t_read = _median_time(lambda: mem.read(Kv, cv, (h, w)), repeats)
+    t_bil = _median_time(lambda: mem.read(Kv, cv, (h, w), mode="bilinear"), max(3, repeats // 3))
+    res["gather"] = {"read_s": t_read, "gather_s": t_gather, "gather_bytes": perm.numel() * 12 + win.numel() * channels * 2,
+                     "read_bilinear_s": t_bil, "coverage": float(r.mask.mean())}
+    res["gather_ratio"] = t_read / t_gather
+    log(f"[gather] read {t_read * 1e3:.2f} ms, plain gather {t_gather * 1e3:.3f} ms, bilinear read {t_bil * 1e3:.1f} ms")
+    del mem
+
+    # ---------------------------------------------------------------- bytes and read_ratio on one segment's frames
+    n_lat = 1 + segment_latents
+    n_vid = 1 + 4 * segment_latents
+    vid_poses = [loop_pose(i, period * 4) for i in range(n_vid)]  # video-rate cameras; latent frame t = video 4t
+    lat_poses = torch.stack([vid_poses[4 * t] for t in range(n_lat)])
+    lat_d = torch.stack([box_depth(K_lat, p, (h, w)) for p in lat_poses])
+    lat_x = torch.randn(n_lat, channels, h, w, generator=g)
+    out_bytes = {}
+    lat_mems = {}
+    for dt in ("float32", "float16", "int8"):
+        m = LatentSpatialMemory(channels, dtype=dt)
+        m.write(lat_x, lat_d, K_lat[None].expand(n_lat, 3, 3), lat_poses)
+        out_bytes[dt] = m.nbytes
+        lat_mems[dt] = m
+    log(f"[bytes] building the RGB cloud of {n_vid} frames at {W}x{H}")
+    rgbm = RGBPointCloudMemory(None, scale_factor_spatial=factor)
+    for i, p in enumerate(vid_poses):
+        rgb = torch.randint(0, 256, (3, H, W), generator=g, dtype=torch.uint8)
+        rgbm.write(rgb, box_depth(K_img, p, (H, W)), K_img, p)
+    rgb_bytes = rgbm.nbytes
+    res["bytes"] = {"rgb_cloud": rgb_bytes, "rgb_points": rgbm.num_tokens, "video_frames": n_vid, "latent_frames": n_lat,
+                    **{f"latent_{k}": v for k, v in out_bytes.items()},
+                    "rgb_bytes_per_point": 15, "latent_tokens": lat_mems["float16"].num_tokens}
+    res["bytes_ratio_fp16"] = rgb_bytes / out_bytes["float16"]
+    res["bytes_ratio_int8"] = rgb_bytes / out_bytes["int8"]
+    res["bytes_ratio_fp16_per_stored_frame"] = (rgb_bytes / n_vid) / (out_bytes["float16"] / n_lat)
+    res["bytes_ratio_int8_per_stored_frame"] = (rgb_bytes / n_vid) / (out_bytes["int8"] / n_lat)
+
+    # read at the cameras of the next latent frames (between the written ones), same cameras for both memories
+    rc = torch.stack([vid_poses[min(4 * t + 2, n_vid - 1)] for t in range(views)])
+    Kr = K_lat[None].expand(views, 3, 3).contiguous()
+    t_lat = _median_time(lambda: lat_mems["float16"].read(Kr, rc, (h, w)), repeats)
+    K_full = K_img[None].expand(views, 3, 3).contiguous()
+    log(f"[read] rendering {rgbm.num_tokens / 1e6:.1f} M points into {views} views at {W}x{H}")
+    t_render = _median_time(lambda: rgbm.render(K_full, rc, (H, W)), max(1, repeats // 5), warmup=0)
+    rend = rgbm.render(K_full, rc, (H, W))
+    enc = {"vae": vae}
+    if vae == "wan2.2":
+        from diffusers import AutoencoderKLWan  # the benchmark may use diffusers; memory/ does not
+
+        from mirage_world.memory.rgb_memory import encode_with_vae
+
+        torch.manual_seed(0)
+        model = AutoencoderKLWan(**WAN22_VAE).eval()
+        n_enc = max(1, min(encode_views, views))
+        x = rend.latent[:n_enc] * 2 - 1
+        log(f"[read] encoding {n_enc} render(s) at {W}x{H} with AutoencoderKLWan (Wan2.2 config, random weights)")
+        with torch.no_grad():
+            t0 = time.perf_counter()
+            for i in range(n_enc):
+                z = encode_with_vae(model, x[i : i + 1])
+            t_enc_each = (time.perf_counter() - t0) / n_enc
+        enc.update(encode_s_per_view=t_enc_each, encoded_views=n_enc, latent_shape=list(z.shape),
+                   params_m=sum(p.numel() for p in model.parameters()) / 1e6,
+                   note=f"encode time measured on {n_enc} view(s) and scaled x{views / n_enc:g} to {views} views")
+        t_rgb = t_render + t_enc_each * views
+    else:
+        enc["note"] = "no VAE: render time only (a lower bound of the RGB read)"
+        t_rgb = t_render
+    res["read"] = {"latent_read_s": t_lat, "rgb_render_s": t_render, "rgb_read_s": t_rgb, **enc}
+    res["read_ratio"] = t_rgb / t_lat
+    res["goals"] = {k: {"goal": f"{op} {v}", "value": res[k], "met": (res[k] >= v) if op == ">=" else (res[k] <= v)}
+                    for k, (op, v) in GOALS.items()}
+    return res
+
+
+def format_table(res: dict) -> str:
+    """The goal table as text."""
+    lines = [f"{'metric':<20} {'value':>12} {'goal':>8}  met", "-" * 48]
+    for k, g in res["goals"].items():
+        lines.append(f"{k:<20} {g['value']:>12.4g} {g['goal']:>8}  {'yes' if g['met'] else 'NO'}")
+    for k in ("bytes_ratio_fp16_per_stored_frame", "bytes_ratio_int8_per_stored_frame"):
+        lines.append(f"{k:<20} {res[k]:>12.4g}   (info)")
+    return "\n".join(lines)
+
+
+@app.command("memory")
+def memory(
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here"),
+    width: int = typer.Option(1280), height: int = typer.Option(704), channels: int = typer.Option(48),
+    factor: int = typer.Option(16, help="VAE spatial compression"),
+    segments: int = typer.Option(100), early: int = typer.Option(10), loop: int = typer.Option(10),
+    views: int = typer.Option(4, help="cameras per read (a segment's latent frames)"),
+    voxel_size: float = typer.Option(0.05, help="metres, for the fused memory of flat_ratio / gather_ratio"),
+    repeats: int = typer.Option(15), vae: str = typer.Option("wan2.2", help="wan2.2 or none"),
+    encode_views: int = typer.Option(1, help="views actually VAE-encoded (time scaled to all views)"),
+    threads: int = typer.Option(1, help="torch threads (keep 1 on a shared machine)"),
+) -> None:
+    """Latent memory vs RGB point-cloud baseline at the Wan2.2-TI2V-5B geometry: read/bytes/flat/gather ratios."""
+    if vae not in ("wan2.2", "none"):
+        typer.echo("error: --vae must be wan2.2 or none", err=True)
+        raise typer.Exit(code=2)
+    if width % factor or height % factor or early >= segments or min(views, repeats, threads, loop, early) < 1:
+        typer.echo("error: sizes must be multiples of --factor, early < segments, counts >= 1", err=True)
+        raise typer.Exit(code=2)
+    res = run_memory_benchmark(width, height, channels, factor, 4, segments, early, loop, views, voxel_size, repeats,
+                               vae, encode_views, threads, log=lambda m: typer.echo(m, err=True))
+    typer.echo(format_table(res))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(res, indent=2))
+        typer.echo(f"wrote {json_out}")
