@@ -4,7 +4,7 @@ Runs the user's command -- ``mirage generate`` on TUM RGB-D + a RealEstate10K pa
 subprocess, times it, and measures the first frame of the written mp4 against the photo resized to the output size
 (PSNR in dB; the VAE round trip plus the mp4 encoding). Prints a JSON line; ``--json OUT`` also writes it.
 
-Usage: ``python benchmarks/e2e_real.py [--json out/e2e_real.json] [--model DIR]``
+Usage: ``python benchmarks/e2e_real.py [--json out/e2e_real.json] [--model DIR] [--size WxH]``
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--json", type=Path)
     p.add_argument("--model", type=str, default=None)
+    p.add_argument("--size", type=str, default=None, help="output WxH (default: the CLI's default)")
     p.add_argument("--out", type=Path, default=REPO / "out" / "e2e_real" / "tum.mp4")
     args = p.parse_args()
     cmd = [
@@ -40,6 +41,8 @@ def main() -> None:
         "--trajectory", str(REAL / "re10k_poses" / "0bf152ef84195293.txt"),
         "--frames", "49", "--out", str(args.out), "--side-by-side",
     ]
+    if args.size:
+        cmd += ["--size", args.size]
     if args.model:
         cmd += ["--model", args.model]
     t0 = time.perf_counter()
