@@ -1,7 +1,7 @@
 """Assemble the embedded model from training runs: float16 safetensors + training summary, into the package.
 
 Usage: ``python scripts/bundle_model.py DENOISER_RUN VAE_DIR [VAE_PRETRAIN_DIR]``, e.g.
-``python scripts/bundle_model.py runs/den runs/vae_dec/final runs/vae/final``.
+``python scripts/bundle_model.py runs/den runs/vae/final``.
 
 The denoiser comes from ``DENOISER_RUN/pipeline``, the VAE from ``VAE_DIR`` (its encoder and latent statistics must
 be the ones the denoiser was trained with, as after ``train_vae --decoder-only``). Weights are stored in float16 to
@@ -39,7 +39,7 @@ def main() -> None:
     if DEST.exists():
         shutil.rmtree(DEST)
     pipe.to(torch.float16).save_pretrained(DEST)
-    summary = {"denoiser": _summary(run / "pipeline"), "vae_decoder_finetune": _summary(vae_dir)}
+    summary = {"denoiser": _summary(run / "pipeline"), "vae": _summary(vae_dir)}
     if len(sys.argv) > 3:
         summary["vae_pretrain"] = _summary(Path(sys.argv[3]))
     (DEST / "training_summary.json").write_text(json.dumps(summary, indent=1))
