@@ -35,7 +35,8 @@ from safetensors.torch import load_file, save_file
 from ..geometry.camera import rescale_intrinsics
 from ..memory.latent_memory import LatentSpatialMemory, MemoryRead, pool_depth_to_grid
 from ..models.tiny import make_tiny_transformer
-from ..pipelines.pipeline_mirage import MiragePipeline, denoiser_input
+from ..pipelines.pipeline_mirage import MiragePipeline
+from .checkpoint import load_checkpoint, new_state, save_checkpoint
 
 SEG = 16  # new frames per segment
 SHIFT = 3.0
@@ -132,14 +133,10 @@ def train(args) -> None:
     C = samples[0][0].shape[0]
     model = make_tiny_transformer(C)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.99))
-    state = {"step": 0, "elapsed": 0.0, "log": []}
     ck = args.out / "ckpt"
-    if (ck / "state.json").exists():
-        model.load_state_dict(load_file(ck / "model.safetensors"))
-        opt.load_state_dict(torch.load(ck / "optim.pt", weights_only=True))
-        state = json.loads((ck / "state.json").read_text())
+    state = load_checkpoint(ck, model, opt) or new_state()
+    if state["step"]:
         g.manual_seed(args.seed + state["step"])
-        print(f"resumed at step {state['step']}")
     pt, ph, pw = model.config.patch_size
     ctx_dim = model.config.text_dim
 
@@ -175,13 +172,6 @@ def train(args) -> None:
     t_start = time.time() - state["elapsed"]
     last_ck = time.time()
 
-    def save_ckpt():
-        ck.mkdir(exist_ok=True)
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, ck / "model.safetensors")
-        torch.save(opt.state_dict(), ck / "optim.pt")
-        state["elapsed"] = time.time() - t_start
-        (ck / "state.json").write_text(json.dumps(state))
-
     model.train()
     while time.time() - t_start < budget:
         frac = (time.time() - t_start) / budget
@@ -204,9 +194,9 @@ def train(args) -> None:
             state["log"].append(rec)
             print(json.dumps(rec), flush=True)
         if time.time() - last_ck > args.ckpt_minutes * 60:
-            save_ckpt()
+            save_checkpoint(ck, model, opt, state, t_start)
             last_ck = time.time()
-    save_ckpt()
+    save_checkpoint(ck, model, opt, state, t_start)
     # assemble a full pipeline directory (diffusers layout) with the trained denoiser
     vae = AutoencoderKLWan.from_pretrained(args.vae)
     pipe = MiragePipeline(vae=vae, transformer=model.eval(), scheduler=FlowMatchEulerDiscreteScheduler(shift=SHIFT))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..models.tiny import make_tiny_vae
+from .checkpoint import load_checkpoint, new_state, save_checkpoint
 from .images import dead_leaves, dead_leaves_clip
 
 
@@ -149,33 +150,19 @@ def main(argv=None) -> None:
         for m in (vae.encoder, vae.quant_conv):
             m.requires_grad_(False)
     opt = torch.optim.AdamW([p for p in vae.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
-    state = {"step": 0, "elapsed": 0.0, "log": []}
     ck = args.out / "ckpt"
-    if (ck / "state.json").exists():
-        from safetensors.torch import load_file
+    state = load_checkpoint(ck, vae, opt)
+    if state is None:
+        state = new_state()
+        if args.init is not None:
+            from safetensors.torch import load_file
 
-        vae.load_state_dict(load_file(ck / "model.safetensors"))
-        opt.load_state_dict(torch.load(ck / "optim.pt", weights_only=True))
-        state = json.loads((ck / "state.json").read_text())
-        print(f"resumed at step {state['step']} ({state['elapsed'] / 60:.1f} min)")
-    elif args.init is not None:
-        from safetensors.torch import load_file
-
-        vae.load_state_dict(load_file(args.init))
-        print(f"initialised from {args.init}")
+            vae.load_state_dict(load_file(args.init))
+            print(f"initialised from {args.init}")
     data = Batches(args.seed + state["step"], args.size, args.scene_frac, args.clip_dir)
     budget = args.minutes * 60
     t_start = time.time() - state["elapsed"]
     last_ck = time.time()
-
-    def save_ckpt():
-        from safetensors.torch import save_file
-
-        ck.mkdir(exist_ok=True)
-        save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, ck / "model.safetensors")
-        torch.save(opt.state_dict(), ck / "optim.pt")
-        state["elapsed"] = time.time() - t_start
-        (ck / "state.json").write_text(json.dumps(state))
 
     vae.train()
     while time.time() - t_start < budget:
@@ -206,9 +193,9 @@ def main(argv=None) -> None:
             state["log"].append(rec)
             print(json.dumps(rec), flush=True)
         if time.time() - last_ck > args.ckpt_minutes * 60:
-            save_ckpt()
+            save_checkpoint(ck, vae, opt, state, t_start)
             last_ck = time.time()
-    save_ckpt()
+    save_checkpoint(ck, vae, opt, state, t_start)
     # latent statistics for normalisation (Wan stores them in the VAE config); unchanged when the encoder is frozen
     vae.eval()
     if not args.decoder_only:
