@@ -175,7 +175,7 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     K = rescale_intrinsics(K0, (H0, W0), (H, W))
 
     gen = torch.Generator().manual_seed(seed)
-    n_seg = (frames - 1 + 15) // 16
+    n_seg = pipe.num_segments(frames)
     bar = tqdm(total=n_seg, desc="segments", unit="seg", disable=n_seg == 0)
     t0 = time.perf_counter()
     result = pipe(

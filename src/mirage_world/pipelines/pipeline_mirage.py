@@ -129,6 +129,11 @@ class MiragePipeline(DiffusionPipeline):
         if vae is not None and vae.config.patch_size:
             self.vae_scale_factor_spatial *= vae.config.patch_size
 
+    @staticmethod
+    def num_segments(num_frames: int, segment_frames: int = 16) -> int:
+        """Segments needed for ``num_frames`` frames: frame 0 is the photo, each segment adds ``segment_frames``."""
+        return (num_frames - 1 + segment_frames - 1) // segment_frames
+
     # ------------------------------------------------------------------ latents
     @property
     def latent_channels(self) -> int:
@@ -274,7 +279,7 @@ class MiragePipeline(DiffusionPipeline):
         frames = [self.decode_latents(z0)[0, :, 0]]  # list of (3, H, W)
         mem_frames = [frames[0]] if return_memory_frames else None
         segments: list[SegmentInfo] = []
-        n_seg = (N - 1 + segment_frames - 1) // segment_frames
+        n_seg = self.num_segments(N, segment_frames)
         first_latent = z0
         for s in self.progress_bar(range(n_seg)) if progress else range(n_seg):
             t0 = time.perf_counter()
