@@ -264,7 +264,7 @@ def test_empty_memory_reads_zeros_in_both_modes():
 
 
 def test_packed_one_scatter_zbuffer_equals_two_pass():
-    from mirage_world.memory.latent_memory import _zbuffer_winners_two_pass, zbuffer_winners
+    from mirage_world.memory.splat import _zbuffer_winners_two_pass, zbuffer_winners
 
     pts, _ = _cloud(7, 4000, 1)
     pts[::7, 2] = -pts[::7, 2]  # some behind the camera
@@ -282,7 +282,7 @@ def test_packed_one_scatter_zbuffer_equals_two_pass():
 
 
 def test_weighted_gather_sum_chunking_does_not_change_bits():
-    from mirage_world.memory.latent_memory import _deterministic_weighted_gather_sum
+    from mirage_world.memory.splat import _deterministic_weighted_gather_sum
 
     g = torch.Generator().manual_seed(1)
     table = torch.randn(50, 5, generator=g)

@@ -33,6 +33,8 @@ __all__ = [
     "pixel_centers",
     "unproject_depth",
     "project_points",
+    "projection_matrices",
+    "project_with_matrices",
     "transform_points",
     "invert_pose",
     "rescale_intrinsics",
@@ -146,6 +148,60 @@ def project_points(points: Tensor, K: Tensor, c2w: Tensor) -> tuple[Tensor, Tens
     u = K[..., 0, 0, None] * cam[..., 0] / zc + K[..., 0, 2, None]
     v = K[..., 1, 1, None] * cam[..., 1] / zc + K[..., 1, 2, None]
     return torch.stack([u, v], dim=-1), z
+
+
+def projection_matrices(K: Tensor, c2w: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """Full 3x4 projection matrices ``P = K [R^T | -R^T t]`` (world -> homogeneous pixels), built in float64.
+
+    With ``(X, Y, Z) = P [p; 1]`` a world point ``p`` lands at pixel ``(X / Z, Y / Z)`` (pixel centres at +0.5) with
+    z-depth ``Z`` in metres (``K``'s last row is ``[0, 0, 1]``). Used by the memory reads, which project many
+    points into a few cameras (:func:`project_with_matrices`).
+
+    Args:
+        K: ``(..., 3, 3)`` intrinsics in pixels.
+        c2w: ``(..., 4, 4)`` rigid camera-to-world poses.
+        dtype: output dtype (default: ``c2w.dtype``).
+
+    Returns:
+        ``(..., 3, 4)`` projection matrices.
+    """
+    w2c = invert_pose(c2w.double())
+    P = K.double() @ w2c[..., :3, :]
+    return P.to(c2w.dtype if dtype is None else dtype)
+
+
+def project_with_matrices(xyz: Tensor, P: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Homogeneous pixel coordinates of many points in a few cameras, with elementwise arithmetic only.
+
+    Each output element is ``P[v, r, 0] * x + P[v, r, 1] * y + P[v, r, 2] * z + P[v, r, 3]``, evaluated left to
+    right with one rounding per operation (no matrix multiply, whose blocking and fused multiply-adds can change
+    the last bit with the batch size). So a point's result does not depend on which other points or cameras are
+    in the call -- the property the z-buffer reads rely on to give bit-identical results with or without spatial
+    culling, and to match their loop references.
+
+    Args:
+        xyz: ``(3, N)`` world points in metres, one row per coordinate (structure of arrays), shared by all cameras;
+            or ``(3, V, N)``, a separate set of ``N`` points per camera.
+        P: ``(V, 3, 4)`` projection matrices from :func:`projection_matrices`, same dtype as ``xyz``.
+
+    Returns:
+        ``X, Y, Z``, each ``(V, N)``; pixel ``u = X / Z``, ``v = Y / Z``; ``Z`` is the z-depth in metres.
+
+    Example:
+        >>> K = torch.tensor([[2.0, 0, 2], [0, 2.0, 2], [0, 0, 1]])
+        >>> X, Y, Z = project_with_matrices(torch.tensor([[0.0], [0.0], [3.0]]), projection_matrices(K, torch.eye(4))[None])
+        >>> (X / Z).item(), (Y / Z).item(), Z.item()
+        (2.0, 2.0, 3.0)
+    """
+    V = P.shape[0]
+    if xyz.dim() == 3:  # per-camera points
+        m = P.unsqueeze(-1)  # (V, 3, 4, 1)
+        x, y, z = xyz[0].unsqueeze(1), xyz[1].unsqueeze(1), xyz[2].unsqueeze(1)  # (V, 1, N)
+        out = m[:, :, 0] * x + m[:, :, 1] * y + m[:, :, 2] * z + m[:, :, 3]  # (V, 3, N)
+        return out[:, 0], out[:, 1], out[:, 2]
+    m = P.transpose(0, 1).reshape(3 * V, 4, 1)  # rows (X of every view, Y of every view, Z of every view)
+    out = m[:, 0] * xyz[0] + m[:, 1] * xyz[1] + m[:, 2] * xyz[2] + m[:, 3]  # (3 V, N)
+    return out[:V], out[V : 2 * V], out[2 * V :]
 
 
 def rescale_intrinsics(K: Tensor, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> Tensor:

@@ -5,22 +5,9 @@ Mirage (arXiv 2606.09828, Sec. 3.2) stores the video VAE's latent tokens -- one 
 projecting every token onto the camera's *latent* grid. The read gives a warped latent map that conditions the
 denoiser, plus a coverage mask and the rendered depth.
 
-Two splat modes:
-
-* ``"nearest"`` (default, v0 behaviour): the pixel containing the projection receives the token; the nearest token
-  per pixel wins, ties (equal depth) go to the largest token index (the newest write). For float32 positions one
-  ``scatter_reduce(amin)`` on the int64 key ``(float32 bits of z) << 32 | (N - 1 - index)`` does both; otherwise
-  ``scatter_reduce(amin)`` on depth then ``scatter_reduce(amax)`` on the index. Loop reference:
-  :func:`zbuffer_read_reference`.
-* ``"bilinear"`` (soft splatting): a token at continuous pixel position ``(u, v)`` contributes to the 4 pixels whose
-  centres surround it with bilinear weights ``b``; per pixel, ``zmin`` is the smallest contributing depth
-  (``scatter_reduce(amin)``) and each contribution is weighted ``w = b * exp(-(z / zmin - 1) / tol)``, dropped when
-  ``z / zmin - 1 > 4 * tol`` (a surface behind the front one). The latent and the depth are the ``w``-normalised
-  sums; the mask is the soft coverage ``min(1, sum w)``. Sums are accumulated in 64-bit fixed point
-  (:func:`deterministic_scatter_sum`), so they do not depend on the order of the scatter either.
-  Loop reference: :func:`splat_read_reference`.
-
-No step depends on the order in which a scatter executes, so a read is bit-identical across runs on a device.
+Reads splat the tokens with :mod:`mirage_world.memory.splat` (``"nearest"`` z-buffer, v0 behaviour, or
+``"bilinear"`` soft splatting; both deterministic, each with a loop reference), after exact frustum culling with the
+Morton-chunk index of :mod:`mirage_world.memory.index` (only tokens that can land on the grid are projected).
 
 This module is pure torch (no diffusers import).
 """
@@ -29,12 +16,30 @@ from __future__ import annotations
 
 import math
 import operator
-from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from ..geometry.camera import project_points, unproject_depth
+from ..geometry.camera import unproject_depth
+from .index import ChunkIndex
+from .splat import (
+    SPLAT_MODES,
+    MemoryRead,
+    _check_hw,
+    check_cameras,
+    deterministic_scatter_sum,
+    _cameras_np,
+    gather_read,
+    read_matrices_np,
+    splat_core,
+    splat_read,
+    splat_read_reference,
+    zbuffer_core,
+    zbuffer_read,
+    zbuffer_read_reference,
+    zbuffer_winners,
+)
 
 __all__ = [
     "LatentSpatialMemory",
@@ -52,26 +57,10 @@ __all__ = [
     "STORAGE_DTYPES",
 ]
 
-SPLAT_MODES = ("nearest", "bilinear")
 #: name -> torch dtype of the stored latents
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
 FUSION_POLICIES = ("mean", "newest")
 EVICTION_POLICIES = ("lru", "confidence")
-
-
-@dataclass
-class MemoryRead:
-    """Result of reading the memory at ``V`` cameras on an ``(h, w)`` latent grid.
-
-    Attributes:
-        latent: ``(V, C, h, w)`` warped latent map; zero where not covered.
-        mask: ``(V, 1, h, w)`` coverage, 1.0 where a token landed, else 0.0 (``"bilinear"``: soft, in ``[0, 1]``).
-        depth: ``(V, h, w)`` z-depth of the winning token in metres; 0 where not covered.
-    """
-
-    latent: Tensor
-    mask: Tensor
-    depth: Tensor
 
 
 def pool_depth_to_grid(depth: Tensor, factor: int) -> Tensor:
@@ -102,393 +91,6 @@ def pool_depth_to_grid(depth: Tensor, factor: int) -> Tensor:
     vals = torch.where(valid, blocks, torch.full_like(blocks, float("nan")))
     med = torch.nanmedian(vals, dim=-1).values
     return torch.nan_to_num(med, nan=0.0)
-
-
-# ---------------------------------------------------------------------------------------------------- validation
-def _check_hw(hw) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in hw)
-    except (TypeError, ValueError):
-        raise ValueError(f"hw must be a pair of positive ints (h, w), got {hw!r}") from None
-    if h <= 0 or w <= 0:
-        raise ValueError(f"hw must be positive, got {(h, w)}")
-    return h, w
-
-
-def check_cameras(K: Tensor, c2w: Tensor) -> tuple[Tensor, Tensor]:
-    """Validate and batch cameras.
-
-    Args:
-        K: ``(V, 3, 3)`` or ``(3, 3)`` intrinsics in pixels; ``fx, fy`` must be finite and ``> 0``.
-        c2w: ``(V, 4, 4)`` or ``(4, 4)`` rigid camera-to-world poses.
-
-    Returns:
-        ``K (V, 3, 3)`` and ``c2w (V, 4, 4)``.
-
-    Raises:
-        ValueError: on bad shapes or dtypes, non-finite values, zero/negative focal lengths, or a ``c2w`` whose
-            rotation is not orthonormal (singular or scaled) or whose last row is not ``[0, 0, 0, 1]``.
-    """
-    if not isinstance(K, Tensor) or not isinstance(c2w, Tensor):
-        raise ValueError("K and c2w must be torch tensors")
-    if not K.is_floating_point() or not c2w.is_floating_point():
-        raise ValueError(f"K and c2w must be floating point, got {K.dtype} and {c2w.dtype}")
-    if K.dim() == 2:
-        K = K[None]
-    if c2w.dim() == 2:
-        c2w = c2w[None]
-    if K.dim() != 3 or c2w.dim() != 3 or K.shape[1:] != (3, 3) or c2w.shape[1:] != (4, 4) or K.shape[0] != c2w.shape[0]:
-        raise ValueError(f"K must be (V, 3, 3) and c2w (V, 4, 4), got {tuple(K.shape)} and {tuple(c2w.shape)}")
-    if K.shape[0] == 0:
-        raise ValueError("need at least one camera (V >= 1)")
-    if not torch.isfinite(K).all() or not torch.isfinite(c2w).all():
-        raise ValueError("K and c2w must be finite")
-    if not ((K[:, 0, 0] > 0) & (K[:, 1, 1] > 0)).all():
-        raise ValueError(f"focal lengths fx, fy must be > 0, got {K[:, 0, 0].tolist()}, {K[:, 1, 1].tolist()}")
-    c = c2w.double()
-    R = c[:, :3, :3]
-    eye = torch.eye(3, dtype=torch.float64, device=c.device)
-    if (R.transpose(-1, -2) @ R - eye).abs().amax() > 1e-3:
-        raise ValueError("c2w rotation must be orthonormal (got a singular or scaled matrix)")
-    bottom = torch.tensor([0, 0, 0, 1], dtype=torch.float64, device=c.device)
-    if (c[:, 3] - bottom).abs().amax() > 1e-6:
-        raise ValueError("c2w last row must be [0, 0, 0, 1]")
-    return K, c2w
-
-
-# ---------------------------------------------------------------------------------------------------- nearest
-def _pixel_index(uv: Tensor, z: Tensor, h: int, w: int, near: float) -> tuple[Tensor, Tensor]:
-    """Latent pixel containing each projection (pixel centres at +0.5, so the index is ``floor``) and validity."""
-    ij = torch.floor(uv).to(torch.int64)  # (V, N, 2)
-    x, y = ij[..., 0], ij[..., 1]
-    valid = (z > near) & (x >= 0) & (x < w) & (y >= 0) & (y < h) & torch.isfinite(uv).all(-1)
-    return y * w + x, valid
-
-
-def zbuffer_winners(points: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3) -> tuple[Tensor, Tensor]:
-    """Index of the nearest token per pixel (the core of the ``"nearest"`` read).
-
-    float32 points (the memory's storage) take a one-scatter path: per projection an int64 key
-    ``(float32 bits of z) << 32 | (N - 1 - token)`` -- positive float32 bits order like the floats -- reduced with
-    ``scatter_reduce(amin)``: the smallest z wins, then the largest token index, exactly the two-pass rule
-    (:func:`_zbuffer_winners_two_pass`, used for other dtypes). Off-screen / behind-camera projections go to a dump
-    slot instead of being compacted out.
-
-    Args:
-        points: ``(N, 3)`` world positions in metres.
-        K: ``(V, 3, 3)`` intrinsics in pixels; c2w: ``(V, 4, 4)``; hw: ``(h, w)``; near: min z in metres.
-
-    Returns:
-        ``winner (V, h, w)`` int64 token index, ``-1`` where no token landed, and ``zbuf (V, h, w)`` the winning
-        z-depth (``inf`` where none).
-    """
-    if points.dtype != torch.float32 or points.shape[0] >= 2**31 or near < 0:
-        return _zbuffer_winners_two_pass(points, K, c2w, hw, near)
-    h, w = hw
-    V = K.shape[0]
-    N = points.shape[0]
-    P = V * h * w
-    dev = points.device
-    if N == 0:
-        return (torch.full((V, h, w), -1, dtype=torch.int64, device=dev),
-                torch.full((V, h, w), float("inf"), dtype=points.dtype, device=dev))
-    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)  # (V, N, 2), (V, N)
-    # pixel containing the projection, compared as floats (NaN / inf fail every comparison, so no isfinite pass)
-    fl = torch.floor(uv if h * w < 2**24 else uv.double())
-    x, y = fl[..., 0], fl[..., 1]
-    valid = (z > near) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-    pix = torch.where(valid, y * w + x, torch.zeros((), dtype=fl.dtype, device=dev)).to(torch.int64)
-    flat = torch.where(valid, pix + torch.arange(V, device=dev).unsqueeze(1) * (h * w), P)  # (V, N), P = dump
-    zbits = z.contiguous().view(torch.int32).to(torch.int64)  # valid z > 0: bits order like the floats
-    key = (zbits << 32) | (N - 1 - torch.arange(N, device=dev, dtype=torch.int64))
-    big = torch.iinfo(torch.int64).max
-    buf = torch.full((P + 1,), big, dtype=torch.int64, device=dev)
-    buf.scatter_reduce_(0, flat.reshape(-1), key.reshape(-1), reduce="amin")
-    buf = buf[:P]
-    covered = buf != big
-    winner = torch.where(covered, N - 1 - (buf & 0xFFFFFFFF), -1)
-    zb = (buf >> 32).to(torch.int32).view(torch.float32)
-    zbuf = torch.where(covered, zb, torch.full_like(zb, float("inf")))
-    return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
-
-
-def _zbuffer_winners_two_pass(points: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3):
-    """Two-scatter version of :func:`zbuffer_winners` (any float dtype): ``amin`` on z, then ``amax`` on the token
-    index among the projections at the minimum."""
-    h, w = hw
-    V = K.shape[0]
-    N = points.shape[0]
-    dev = points.device
-    zbuf = torch.full((V * h * w,), float("inf"), dtype=points.dtype, device=dev)
-    winner = torch.full((V * h * w,), -1, dtype=torch.int64, device=dev)
-    if N == 0:
-        return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
-    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)  # (V, N, 2), (V, N)
-    pix, valid = _pixel_index(uv, z, h, w, near)
-    flat = (pix + torch.arange(V, device=dev).unsqueeze(1) * (h * w))[valid]  # (M,)
-    zv = z[valid]  # (M,)
-    tok = valid.nonzero()[:, 1]  # (M,) token index of each valid projection (row-major, same order as flat)
-    zbuf.scatter_reduce_(0, flat, zv, reduce="amin")
-    is_min = zv == zbuf[flat]
-    winner.scatter_reduce_(0, flat[is_min], tok[is_min], reduce="amax")
-    return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
-
-
-def zbuffer_read(
-    points: Tensor,  # (N, 3)
-    values: Tensor,  # (N, C)
-    K: Tensor,  # (V, 3, 3)
-    c2w: Tensor,  # (V, 4, 4)
-    hw: tuple[int, int],
-    near: float = 1e-3,
-) -> MemoryRead:
-    """Z-buffered nearest-token splat of ``N`` valued points into ``V`` cameras (fast, vectorised path).
-
-    Each point goes to the pixel that contains its projection; per pixel the smallest z wins; equal z is broken
-    by the larger point index. See :func:`zbuffer_read_reference` for the slow loop it must match.
-
-    Args:
-        points: ``(N, 3)`` world positions in metres.
-        values: ``(N, C)`` token values.
-        K: ``(V, 3, 3)`` intrinsics of the ``(h, w)`` grid, in pixels.
-        c2w: ``(V, 4, 4)`` camera-to-world poses.
-        hw: ``(h, w)`` output grid.
-        near: minimum z-depth in metres for a point to count as in front of the camera.
-
-    Returns:
-        :class:`MemoryRead` with ``latent (V, C, h, w)``, ``mask (V, 1, h, w)``, ``depth (V, h, w)`` (latent and mask
-        in ``values.dtype``, depth in ``points.dtype``).
-    """
-    h, w = hw
-    V = K.shape[0]
-    C = values.shape[1]
-    winner, zbuf = zbuffer_winners(points, K, c2w, hw, near)
-    return _gather_read(values, winner, zbuf, C, values.dtype)
-
-
-def _gather_read(values: Tensor, winner: Tensor, zbuf: Tensor, C: int, mask_dtype, scale: Tensor | None = None,
-                 out_dtype=None) -> MemoryRead:
-    """Build a :class:`MemoryRead` from per-pixel winners: gather the winning rows (then dequantize if needed)."""
-    V, h, w = winner.shape
-    win = winner.reshape(-1)
-    covered = win >= 0
-    out_dtype = values.dtype if out_dtype is None else out_dtype
-    lat = torch.zeros(V * h * w, C, dtype=out_dtype, device=values.device)
-    rows = values[win[covered]]
-    rows = rows.to(out_dtype) if scale is None else rows.to(out_dtype) * scale.to(out_dtype)
-    lat[covered] = rows
-    depth = torch.where(covered, zbuf.reshape(-1), torch.zeros((), dtype=zbuf.dtype, device=zbuf.device))
-    mask = covered.to(mask_dtype).reshape(V, 1, h, w)
-    return MemoryRead(lat.reshape(V, h, w, C).permute(0, 3, 1, 2).contiguous(), mask, depth.reshape(V, h, w))
-
-
-def zbuffer_read_reference(
-    points: Tensor, values: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3
-) -> MemoryRead:
-    """Slow, obviously correct reference of :func:`zbuffer_read`: a Python loop over views and points."""
-    h, w = hw
-    V = K.shape[0]
-    N, C = values.shape
-    lat = torch.zeros(V, C, h, w, dtype=values.dtype)
-    mask = torch.zeros(V, 1, h, w, dtype=values.dtype)
-    depth = torch.zeros(V, h, w, dtype=points.dtype)
-    for v in range(V):
-        uv, z = project_points(points, K[v], c2w[v])
-        best: dict[tuple[int, int], tuple[float, int]] = {}
-        for n in range(N):
-            zn = float(z[n])
-            u, vv = float(uv[n, 0]), float(uv[n, 1])
-            if not (zn > near) or not (u == u and vv == vv):
-                continue
-            x, y = int(torch.floor(uv[n, 0])), int(torch.floor(uv[n, 1]))
-            if not (0 <= x < w and 0 <= y < h):
-                continue
-            cur = best.get((y, x))
-            if cur is None or zn < cur[0] or (zn == cur[0] and n > cur[1]):
-                best[(y, x)] = (zn, n)
-        for (y, x), (zn, n) in best.items():
-            lat[v, :, y, x] = values[n]
-            mask[v, 0, y, x] = 1
-            depth[v, y, x] = z[n]
-    return MemoryRead(lat, mask, depth)
-
-
-# ---------------------------------------------------------------------------------------------------- bilinear
-def deterministic_scatter_sum(src: Tensor, index: Tensor, n: int) -> Tensor:
-    """Order-independent ``out[index[i]] += src[i]``: 64-bit fixed-point accumulation.
-
-    Floating-point scatter-add depends on the order in which atomics execute on parallel devices. Here each
-    column is scaled by a power of two ``2**e`` (``e <= 40``, chosen so the column's total absolute sum stays
-    below ``2**60``), rounded to int64 and summed as integers, which is associative: the result is bit-identical
-    whatever the order. Absolute error per term ``<= 2**-(e+1)`` (``~5e-13`` for sums below ``2**20``).
-
-    Args:
-        src: ``(M,)`` or ``(M, C)`` floating values.
-        index: ``(M,)`` int64 destinations in ``[0, n)``.
-        n: number of destinations.
-
-    Returns:
-        ``(n,)`` or ``(n, C)`` float64 sums.
-    """
-    s = src.double()
-    squeeze = s.dim() == 1
-    if squeeze:
-        s = s[:, None]
-    total = s.abs().sum(0).clamp_min(2.0**-20)  # (C,)
-    e = (60 - torch.ceil(torch.log2(total))).clamp(max=40)
-    scale = torch.exp2(e)
-    q = torch.round(s * scale).to(torch.int64)
-    out = torch.zeros(n, s.shape[1], dtype=torch.int64, device=s.device).index_add_(0, index, q)
-    res = out.double() / scale
-    return res[:, 0] if squeeze else res
-
-
-def _deterministic_weighted_gather_sum(weight: Tensor, rows: Tensor, table: Tensor, index: Tensor, n: int,
-                                       chunk: int = 1 << 17) -> Tensor:
-    """``out[index[i]] += weight[i] * table[rows[i]]`` in 64-bit fixed point, in chunks of ``chunk`` terms.
-
-    Same arithmetic idea as :func:`deterministic_scatter_sum`, with the per-column exponent taken from the bound
-    ``sum(|weight|) * max|table[:, c]|`` so that the ``(M, C)`` products never exist all at once. Integer sums
-    are exact, so chunking does not change the result. Products are formed in the table's precision (float32 or
-    float64). Returns ``(n, C)`` float64.
-    """
-    C = table.shape[1]
-    w = weight.double()
-    bound = (w.abs().sum() * table.abs().amax(0).double()).clamp_min(2.0**-20) if table.shape[0] else torch.ones(C, dtype=torch.float64, device=table.device)
-    scale = torch.exp2((60 - torch.ceil(torch.log2(bound))).clamp(max=40))
-    out = torch.zeros(n, C, dtype=torch.int64, device=table.device)
-    # products in float32 when the table is float32: each term is still computed deterministically (then summed
-    # exactly as integers); its relative error 2**-24 matches the float32 output
-    ft = torch.float32 if table.dtype == torch.float32 else torch.float64
-    ws = w.to(ft)
-    sc = scale.to(ft)
-    for a in range(0, w.shape[0], chunk):
-        q = torch.round(table[rows[a : a + chunk]].to(ft) * sc * ws[a : a + chunk, None]).to(torch.int64)
-        out.index_add_(0, index[a : a + chunk], q)
-    return out.double() / scale
-
-
-def _bilinear_contributions(points: Tensor, K: Tensor, c2w: Tensor, hw, near: float):
-    """Flat pixel index, token index, z and bilinear weight of every (token, corner) with positive weight."""
-    h, w = hw
-    V = K.shape[0]
-    N = points.shape[0]
-    dev = points.device
-    uv, z = project_points(points.unsqueeze(0).expand(V, N, 3), K, c2w)
-    front = (z > near) & torch.isfinite(uv).all(-1)
-    vi, ti = front.nonzero(as_tuple=True)
-    p = uv[vi, ti] - 0.5  # continuous coordinates in units of pixel centres
-    zf = z[vi, ti]
-    base = torch.floor(p)
-    frac = p - base
-    x0 = base[:, 0].to(torch.int64)
-    y0 = base[:, 1].to(torch.int64)
-    flats, toks, zs, ws = [], [], [], []
-    for dy in (0, 1):
-        wy = frac[:, 1] if dy else 1 - frac[:, 1]
-        for dx in (0, 1):
-            wx = frac[:, 0] if dx else 1 - frac[:, 0]
-            x, y = x0 + dx, y0 + dy
-            b = wx * wy
-            ok = (b > 0) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            flats.append((vi * (h * w) + y * w + x)[ok])
-            toks.append(ti[ok])
-            zs.append(zf[ok])
-            ws.append(b[ok])
-    return torch.cat(flats), torch.cat(toks), torch.cat(zs), torch.cat(ws)
-
-
-def splat_read(
-    points: Tensor,
-    values: Tensor,
-    K: Tensor,
-    c2w: Tensor,
-    hw: tuple[int, int],
-    near: float = 1e-3,
-    depth_tolerance: float = 0.05,
-) -> MemoryRead:
-    """Bilinear soft splatting of ``N`` valued points into ``V`` cameras (fast, vectorised path).
-
-    See the module docstring for the weights. Loop reference: :func:`splat_read_reference`.
-
-    Args:
-        points: ``(N, 3)`` world positions in metres.
-        values: ``(N, C)`` float token values.
-        K: ``(V, 3, 3)`` intrinsics in pixels of the ``(h, w)`` grid; c2w: ``(V, 4, 4)``.
-        hw: ``(h, w)`` output grid.
-        near: minimum z in metres.
-        depth_tolerance: relative depth band ``tol`` of the depth-aware weight (0.05 = 5 % of the front depth).
-
-    Returns:
-        :class:`MemoryRead` in ``values.dtype`` (depth in ``points.dtype``); mask is the soft coverage.
-    """
-    if depth_tolerance <= 0:
-        raise ValueError(f"depth_tolerance must be > 0, got {depth_tolerance}")
-    h, w = hw
-    V = K.shape[0]
-    N, C = values.shape
-    dev = values.device
-    P = V * h * w
-    flat, tok, z, b = _bilinear_contributions(points, K, c2w, hw, near)
-    zmin = torch.full((P,), float("inf"), dtype=z.dtype, device=dev).scatter_reduce_(0, flat, z, reduce="amin")
-    r = z.double() / zmin[flat].double() - 1.0
-    keep = r <= 4 * depth_tolerance
-    flat, tok, r, z = flat[keep], tok[keep], r[keep], z[keep]
-    wgt = b[keep].double() * torch.exp(-r / depth_tolerance)
-    wsum = deterministic_scatter_sum(wgt, flat, P)
-    vsum = _deterministic_weighted_gather_sum(wgt, tok, values, flat, P)
-    dsum = deterministic_scatter_sum(wgt * z.double(), flat, P)
-    covered = wsum > 0
-    den = torch.where(covered, wsum, torch.ones_like(wsum))
-    lat = (vsum / den[:, None]).to(values.dtype)
-    depth = torch.where(covered, dsum / den, torch.zeros_like(den)).to(points.dtype)
-    mask = wsum.clamp(0, 1).to(values.dtype)
-    return MemoryRead(lat.reshape(V, h, w, C).permute(0, 3, 1, 2).contiguous(), mask.reshape(V, 1, h, w), depth.reshape(V, h, w))
-
-
-def splat_read_reference(
-    points: Tensor, values: Tensor, K: Tensor, c2w: Tensor, hw: tuple[int, int], near: float = 1e-3,
-    depth_tolerance: float = 0.05,
-) -> MemoryRead:
-    """Slow, obviously correct reference of :func:`splat_read`: Python loops over views, points and corners."""
-    h, w = hw
-    V = K.shape[0]
-    N, C = values.shape
-    lat = torch.zeros(V, C, h, w, dtype=torch.float64)
-    mask = torch.zeros(V, 1, h, w, dtype=torch.float64)
-    depth = torch.zeros(V, h, w, dtype=torch.float64)
-    for v in range(V):
-        uv, z = project_points(points, K[v], c2w[v])
-        contrib: list[tuple[int, int, int, float, float]] = []  # (y, x, n, z, bilinear weight)
-        for n in range(N):
-            zn, u, vv = float(z[n]), float(uv[n, 0]) - 0.5, float(uv[n, 1]) - 0.5
-            if not (zn > near) or not (math.isfinite(u) and math.isfinite(vv)):
-                continue
-            x0, y0 = math.floor(u), math.floor(vv)
-            fx, fy = u - x0, vv - y0
-            for x, y, b in ((x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
-                            (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)):
-                if b > 0 and 0 <= x < w and 0 <= y < h:
-                    contrib.append((y, x, n, zn, b))
-        zmin: dict[tuple[int, int], float] = {}
-        for y, x, n, zn, b in contrib:
-            zmin[(y, x)] = min(zmin.get((y, x), math.inf), zn)
-        acc: dict[tuple[int, int], list] = {}
-        for y, x, n, zn, b in contrib:
-            r = zn / zmin[(y, x)] - 1
-            if r > 4 * depth_tolerance:
-                continue
-            wt = b * math.exp(-r / depth_tolerance)
-            a = acc.setdefault((y, x), [0.0, torch.zeros(C, dtype=torch.float64), 0.0])
-            a[0] += wt
-            a[1] += wt * values[n].double()
-            a[2] += wt * zn
-        for (y, x), (ws, vs, ds) in acc.items():
-            if ws > 0:
-                lat[v, :, y, x] = vs / ws
-                depth[v, y, x] = ds / ws
-                mask[v, 0, y, x] = min(1.0, ws)
-    return MemoryRead(lat.to(values.dtype), mask.to(values.dtype), depth.to(points.dtype))
 
 
 # ---------------------------------------------------------------------------------------------------- storage
@@ -864,15 +466,65 @@ class LatentSpatialMemory:
         mode = self.splat if mode is None else mode
         if mode not in SPLAT_MODES:
             raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
-        K, c2w = check_cameras(K, c2w)
         hw = _check_hw(hw)
-        dev = self.device
-        K, c2w = K.to(dev, torch.float32), c2w.to(dev, torch.float32)
+        P64, P_pad64 = read_matrices_np(*_cameras_np(K, c2w))  # validates; (V, 3, 4) float64
         if mode == "bilinear":
-            return splat_read(self.positions, self.dequantized(), K, c2w, hw, self.near, self.depth_tolerance)
-        winner, zbuf = zbuffer_winners(self.positions, K, c2w, hw, self.near)
-        return _gather_read(self.latents, winner, zbuf, self.channels, torch.float32, self.scale, torch.float32)
+            xyz, low, _ = self._candidates(P64, hw, per_view=False)
+            P = torch.from_numpy(P64.astype(np.float32)).to(self.device)
+            return splat_core(xyz, (self.num_tokens - 1) - low.to(torch.int64), self.latents, P, hw, self.near,
+                              self.depth_tolerance, torch.float32, torch.float32, self.scale)
+        winner, zbuf = self._winners(*self._candidates(P64, hw), P_pad64, hw)
+        return gather_read(self.latents, winner, zbuf, torch.float32, self.scale)
 
+    # ------------------------------------------------------------------ read internals
+    #: tokens per chunk of the read index; memories with fewer than ``2 * INDEX_CHUNK`` tokens are not indexed
+    INDEX_CHUNK = 256
+
+    def _read_index(self) -> ChunkIndex | None:
+        """The Morton-chunk index of the current positions, rebuilt when they changed (``None`` for small memories)."""
+        N = self.num_tokens
+        if N < 2 * self.INDEX_CHUNK:
+            return None
+        key = (self.positions.data_ptr(), self.positions._version, N)
+        idx = getattr(self, "_index", None)
+        if idx is None or idx.key != key or idx.chunk != self.INDEX_CHUNK:
+            idx = self._index = ChunkIndex(self.positions, self.INDEX_CHUNK)
+        return idx
+
+    def _candidates(self, P: np.ndarray, hw: tuple[int, int], per_view: bool = True) -> tuple[Tensor, Tensor, bool]:
+        """The tokens that may land on the grid of the cameras ``P`` (``(V, 3, 4)`` float64 numpy): whole chunks
+        that pass the exact frustum test of :class:`ChunkIndex`.
+
+        Returns:
+            ``per_view``: positions ``(3, V, n)`` and int32 keys ``low = N - 1 - token`` ``(V, n)`` of each camera's
+            own chunks; else ``(3, n)`` / ``(n,)`` for the union (NaN positions are padding). Then ``all_front``:
+            whether every candidate is provably in front of the near plane of its camera(s).
+        """
+        N = self.num_tokens
+        idx = self._read_index()
+        if idx is None:
+            low = (N - 1) - torch.arange(N, device=self.device, dtype=torch.int32)
+            return self.positions.T.contiguous(), low, False
+        vis, front = idx.classify(P, hw, self.near)
+        if per_view:
+            all_front = bool(vis.any(1).all() and front[vis].all())
+            return (*idx.gather_views(vis), all_front)
+        union = vis.any(0)
+        return (*idx.gather(np.flatnonzero(union)), bool(front[:, union].all()))
+
+    def _winners(self, xyz: Tensor, low: Tensor, all_front: bool, P_pad: np.ndarray,
+                 hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
+        """Nearest z-buffer of candidate tokens: ``winner (V, h, w)`` token index (-1: none), ``zbuf (V, h, w)``."""
+        V, (h, w), N = P_pad.shape[0], hw, self.num_tokens
+        if low.numel() == 0:
+            return (torch.full((V, h, w), -1, dtype=torch.int64, device=self.device),
+                    torch.full((V, h, w), math.inf, device=self.device))
+        Pp = torch.from_numpy(P_pad.astype(np.float32)).to(self.device)
+        low_win, zbuf = zbuffer_core(xyz, low, Pp, hw, self.near, all_front)
+        winner = torch.where(low_win >= 0, (N - 1) - low_win, -1)
+        return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
+
+    # ------------------------------------------------------------------ persistence
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> None:
         """Write the memory to a safetensors file (see :func:`mirage_world.memory.serialization.save_memory`)."""
@@ -902,10 +554,9 @@ class LatentSpatialMemory:
         Raises:
             ValueError: on bad cameras or ``hw``.
         """
-        K, c2w = check_cameras(K, c2w)
         hw = _check_hw(hw)
-        dev = self.device
-        winner, _ = zbuffer_winners(self.positions, K.to(dev, torch.float32), c2w.to(dev, torch.float32), hw, self.near)
+        P, P_pad = read_matrices_np(*_cameras_np(K, c2w))
+        winner, _ = self._winners(*self._candidates(P, hw), P_pad, hw)
         return [torch.unique(wv[wv >= 0]) for wv in winner.reshape(winner.shape[0], -1)]
 
     def render_depth(self, K: Tensor, c2w: Tensor, hw: tuple[int, int], mode: str | None = None) -> Tensor:
@@ -916,10 +567,9 @@ class LatentSpatialMemory:
             return self.read(K, c2w, hw, mode="bilinear").depth
         if mode not in SPLAT_MODES:
             raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
-        K, c2w = check_cameras(K, c2w)
         hw = _check_hw(hw)
-        dev = self.device
-        winner, zbuf = zbuffer_winners(self.positions, K.to(dev, torch.float32), c2w.to(dev, torch.float32), hw, self.near)
+        P, P_pad = read_matrices_np(*_cameras_np(K, c2w))
+        winner, zbuf = self._winners(*self._candidates(P, hw), P_pad, hw)
         return torch.where(winner >= 0, zbuf, torch.zeros_like(zbuf))
 
     def occupancy(self, points: Tensor, voxel_size: float | None = None) -> Tensor:

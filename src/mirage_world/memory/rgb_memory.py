@@ -17,7 +17,8 @@ import torch
 from torch import Tensor
 
 from ..geometry.camera import rescale_intrinsics, unproject_depth
-from .latent_memory import MemoryRead, _check_hw, check_cameras, pool_depth_to_grid, zbuffer_winners
+from .latent_memory import pool_depth_to_grid
+from .splat import MemoryRead, _check_hw, check_cameras, zbuffer_winners
 
 __all__ = ["RGBPointCloudMemory", "encode_with_vae"]
 
