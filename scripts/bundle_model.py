@@ -30,8 +30,8 @@ def _summary(d: Path) -> dict:
 
 def main() -> None:
     run, vae_dir = Path(sys.argv[1]), Path(sys.argv[2])
-    pipe = MiragePipeline.from_pretrained(str(run / "pipeline"), torch_dtype=torch.float32)
-    vae = AutoencoderKLWan.from_pretrained(vae_dir, torch_dtype=torch.float32)
+    pipe = MiragePipeline.from_pretrained(str(run / "pipeline"), dtype=torch.float32)
+    vae = AutoencoderKLWan.from_pretrained(vae_dir, dtype=torch.float32)
     if vae.config.latents_mean != pipe.vae.config.latents_mean or vae.config.latents_std != pipe.vae.config.latents_std:
         raise SystemExit("the VAE's latent statistics differ from the ones the denoiser was trained with")
     pipe = MiragePipeline(vae=vae, transformer=pipe.transformer, scheduler=pipe.scheduler)

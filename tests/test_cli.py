@@ -90,6 +90,10 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     bad[5, 7] = -1.0
     np.save(d / "depth_neg.npy", bad)
     np.save(d / "depth_zero.npy", np.zeros_like(depth_m))
+    cv2.imwrite(str(d / "mask_all.png"), np.full((H, W), 255, np.uint8))
+    half = np.zeros((H, W), np.uint8)
+    half[:, : W // 2] = 255
+    cv2.imwrite(str(d / "mask_left.png"), half)
     cv2.imwrite(str(d / "depth_small.png"), np.full((H // 2, W // 2), 2000, np.uint16))  # 32x24: size mismatch
     (d / "pose_garbage.txt").write_text(
         "https://www.youtube.com/watch?v=xxxxxxxx\n" + " ".join(["1", "abc"] + ["0.5"] * 17) + "\n"
@@ -194,6 +198,34 @@ def test_two_segments_memory_grows(inputs, micro_pipeline_dir, tmp_path):
     nbytes = [s["memory_bytes"] for s in segs]
     assert nbytes == sorted(nbytes)
     assert not out.with_name("long_sbs.mp4").exists()
+
+
+def test_memory_options_exclude_mask_and_saved_memory(inputs, micro_pipeline_dir, tmp_path):
+    from mirage_world.memory import LatentSpatialMemory
+
+    out = tmp_path / "m.mp4"
+    mem_path = tmp_path / "mem" / "scene.safetensors"
+    _ok(_invoke(_base(inputs, micro_pipeline_dir, out, "--memory-dtype", "int8", "--voxel-size", "off",
+                      "--splat", "bilinear", "--exclude-mask", inputs["mask_left.png"], "--save-memory", mem_path)))
+    meta = json.loads(out.with_suffix(".json").read_text())
+    m = meta["memory"]
+    assert m["dtype"] == "int8" and m["voxel_size"] is None and m["config"]["splat"] == "bilinear"
+    mem = LatentSpatialMemory.load(mem_path)
+    assert mem.num_tokens == m["tokens"] == meta["segments"][-1]["memory_tokens"] and mem.nbytes == m["bytes"]
+    assert mem.dtype_name == "int8" and mem.splat == "bilinear"
+    # the photo's left half is excluded: its first write stored only right-half latent pixels (x > 0 in the camera)
+    photo_only = tmp_path / "p.mp4"
+    p_mem = tmp_path / "p.safetensors"
+    _ok(_invoke(_with(_base(inputs, micro_pipeline_dir, photo_only, "--voxel-size", "off", "--exclude-mask",
+                            inputs["mask_left.png"], "--save-memory", p_mem), frames=1)))
+    pm = LatentSpatialMemory.load(p_mem)
+    assert pm.num_tokens > 0 and bool((pm.positions[:, 0] > 0).all())
+
+
+def test_default_memory_is_fused_float16(smoke):
+    out, _ = smoke
+    m = json.loads(out.with_name("OUT.json").read_text())["memory"]
+    assert m["dtype"] == "float16" and m["voxel_size"] > 0 and m["config"]["voxel_size"] == "auto"
 
 
 # ------------------------------------------------------------------------------------------------ real data
@@ -314,6 +346,15 @@ BAD_CASES = {
     "bad fps": (lambda i, t: {"fps": "inf"}, "--fps"),
     "bad depth scale": (lambda i, t: {"depth_scale": "0"}, "--depth-scale"),
     "bad fov": (lambda i, t: {"fov": "180"}, "fov"),
+    "bad memory dtype": (lambda i, t: {"memory_dtype": "float8"}, "--memory-dtype"),
+    "bad voxel size": (lambda i, t: {"voxel_size": "-0.1"}, "--voxel-size"),
+    "bad voxel text": (lambda i, t: {"voxel_size": "tiny"}, "--voxel-size"),
+    "bad fusion": (lambda i, t: {"fusion": "median"}, "--fusion"),
+    "bad splat": (lambda i, t: {"splat": "gaussian"}, "--splat"),
+    "save memory not safetensors": (lambda i, t: {"save_memory": t / "mem.pt"}, ".safetensors"),
+    "missing exclude mask": (lambda i, t: {"exclude_mask": t / "no_mask.png"}, "no_mask.png"),
+    "exclude mask wrong size": (lambda i, t: {"exclude_mask": i["depth_small.png"]}, "32x24"),
+    "exclude mask covers all": (lambda i, t: {"exclude_mask": i["mask_all.png"]}, "--exclude-mask"),
 }
 
 

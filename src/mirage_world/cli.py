@@ -101,6 +101,13 @@ def generate(
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Also write OUT_sbs.mp4: (memory read, decoded | generated)."),
     example: Optional[str] = typer.Option(None, "--example", help="Use a bundled example scene (e.g. 'room') for image, depth, intrinsics and path."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    exclude_mask: Optional[Path] = typer.Option(None, "--exclude-mask", help="Image/.npy of the photo's size: non-zero pixels (sky, people, moving objects) are not stored in the memory."),
+    memory_dtype: str = typer.Option("float16", "--memory-dtype", help="Token storage: float32, float16, bfloat16 or int8."),
+    voxel_size: str = typer.Option("auto", "--voxel-size", help="Voxel fusion edge in metres, 'auto' (one latent pixel at the photo's 5th-percentile depth) or 'off' (append-only)."),
+    fusion: str = typer.Option("mean", "--fusion", help="Voxel fusion policy: mean (confidence-weighted) or newest."),
+    capacity: Optional[int] = typer.Option(None, "--capacity", min=1, help="Maximum memory tokens (least recently seen evicted first)."),
+    splat: str = typer.Option("nearest", "--splat", help="Memory read: nearest (z-buffer) or bilinear (soft splatting)."),
+    save_memory: Optional[Path] = typer.Option(None, "--save-memory", help="Write the final memory to this .safetensors file."),
 ) -> None:
     """Generate a video from one photo + depth along a camera path, through latent spatial memory."""
     try:
@@ -109,7 +116,29 @@ def generate(
         _fail(str(e))
 
 
-def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, trajectory_scale, frames, size, steps, seed, fps, model, side_by_side, example, threads):
+def _memory_config(memory_dtype: str, voxel_size: str, fusion: str, capacity, splat: str):
+    """The pipeline's :class:`~mirage_world.pipelines.MemoryConfig` from the CLI options (``InputError`` if bad)."""
+    from .memory.latent_memory import FUSION_POLICIES, SPLAT_MODES, STORAGE_DTYPES
+    from .pipelines.pipeline_mirage import MemoryConfig
+
+    for name, value, allowed in (("--memory-dtype", memory_dtype, STORAGE_DTYPES), ("--fusion", fusion, FUSION_POLICIES),
+                                 ("--splat", splat, SPLAT_MODES)):
+        if value not in allowed:
+            raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    if voxel_size in ("auto", "off"):
+        vs = None if voxel_size == "off" else "auto"
+    else:
+        try:
+            vs = float(voxel_size)
+        except ValueError:
+            raise InputError(f"--voxel-size must be metres, 'auto' or 'off', got {voxel_size!r}") from None
+        if not (vs > 0 and math.isfinite(vs)):
+            raise InputError(f"--voxel-size must be > 0 metres, 'auto' or 'off', got {voxel_size!r}")
+    return MemoryConfig(dtype=memory_dtype, voxel_size=vs, fusion=fusion, capacity=capacity, splat=splat)
+
+
+def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, trajectory_scale, frames, size, steps, seed, fps, model, side_by_side, example, threads,
+              exclude_mask, memory_dtype, voxel_size, fusion, capacity, splat, save_memory):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import cv2
     import numpy as np
@@ -118,7 +147,7 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 
     from .geometry.camera import rescale_intrinsics
     from .geometry.trajectory import load_trajectory
-    from .io import check_image_depth, load_depth, load_image, write_video
+    from .io import check_image_depth, load_depth, load_image, load_mask, write_video
 
     if threads:
         torch.set_num_threads(threads)
@@ -148,18 +177,22 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         raise InputError(f"--depth-scale must be > 0, got {depth_scale}")
     if not math.isfinite(fps):
         raise InputError(f"--fps must be finite, got {fps}")
+    mem_cfg = _memory_config(memory_dtype, voxel_size, fusion, capacity, splat)
+    if save_memory is not None and save_memory.suffix.lower() != ".safetensors":
+        raise InputError(f"--save-memory must end in .safetensors, got {save_memory}")
 
     img = load_image(image)
     dep = load_depth(depth, depth_scale=depth_scale)
     check_image_depth(img, dep)
     H0, W0 = img.shape[:2]
+    excl = load_mask(exclude_mask, (H0, W0)) if exclude_mask is not None else None
     K0 = _parse_intrinsics(intrinsics, fov, W0, H0)
     traj = load_trajectory(trajectory, frames, depth_m=dep, scale=trajectory_scale)
 
     from .pipelines import MiragePipeline
 
     try:
-        pipe = MiragePipeline.from_pretrained(str(model), torch_dtype=torch.float32)
+        pipe = MiragePipeline.from_pretrained(str(model), dtype=torch.float32)
     except (OSError, KeyError, ValueError) as e:
         raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
     pipe.set_progress_bar_config(disable=True)
@@ -173,6 +206,11 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
             "the depth map is too sparse for this --size (try a larger --size or a denser depth map)"
         )
     K = rescale_intrinsics(K0, (H0, W0), (H, W))
+    keep = None
+    if excl is not None:
+        keep = ~cv2.resize(excl.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST).astype(bool)
+        if not (keep & (dep_r > 0)).any():
+            raise InputError(f"--exclude-mask {exclude_mask} covers every pixel with depth: nothing to remember")
 
     gen = torch.Generator().manual_seed(seed)
     n_seg = pipe.num_segments(frames)
@@ -188,6 +226,8 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         return_memory_frames=side_by_side,
         callback=lambda info: bar.update(1),
         progress=False,
+        memory_config=mem_cfg,
+        keep=None if keep is None else torch.from_numpy(keep),
     )
     bar.close()
     total = time.perf_counter() - t0
@@ -199,6 +239,10 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         sbs = out.with_name(out.stem + "_sbs.mp4")
         write_video(sbs, _side_by_side(result.memory_frames, result.frames), fps)
         written.append(str(sbs))
+    if save_memory is not None:
+        save_memory.parent.mkdir(parents=True, exist_ok=True)
+        result.memory.save(save_memory)
+        written.append(str(save_memory))
     Kf = K.float().tolist()
     meta = {
         "frames": int(video.shape[0]),
@@ -215,6 +259,9 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         "steps": steps,
         "trajectory": {"spec": str(trajectory), "source": traj.source, "scale": traj.scale},
         "inputs": {"image": str(image), "depth": str(depth), "depth_scale": depth_scale, "K_input": K0.tolist()},
+        "memory": {"config": {"dtype": mem_cfg.dtype, "voxel_size": voxel_size, "fusion": fusion, "capacity": capacity,
+                              "splat": splat, "exclude_mask": None if exclude_mask is None else str(exclude_mask)},
+                   **result.memory.stats()},
         "seconds": round(total, 3),
     }
     out.with_suffix(".json").write_text(json.dumps(meta, indent=1))

@@ -149,6 +149,40 @@ def load_depth(path, depth_scale: float = 1000.0) -> np.ndarray:
     return depth.astype(np.float32)
 
 
+def load_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Load a binary mask: any non-zero pixel (of any channel) is True.
+
+    Args:
+        path: image file (PNG, ...) or ``.npy`` array (bool or numeric, 2-D).
+        shape: expected ``(H, W)`` (e.g. the photo's), checked when given.
+
+    Returns:
+        ``(H, W)`` bool array.
+
+    Raises:
+        InputError: missing/unreadable file, not 2-D after dropping channels, or a shape other than ``shape``.
+    """
+    p = _existing_file(path, "mask file")
+    if p.suffix.lower() == ".npy":
+        try:
+            raw = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise InputError(f"cannot read mask {p} as a .npy array: {e}") from None
+        if not isinstance(raw, np.ndarray) or raw.dtype.kind not in "biuf":
+            raise InputError(f"mask {p} must hold a bool or numeric array, got {getattr(raw, 'dtype', raw)}")
+    else:
+        raw = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED) if p.stat().st_size else None
+        if raw is None:
+            raise InputError(f"cannot decode mask image {p}")
+    if raw.ndim == 3:
+        raw = raw.any(axis=2)
+    if raw.ndim != 2:
+        raise InputError(f"mask {p} must be a 2-D image, got shape {tuple(raw.shape)}")
+    if shape is not None and tuple(raw.shape) != tuple(shape):
+        raise InputError(f"mask {p} is {raw.shape[1]}x{raw.shape[0]} but the photo is {shape[1]}x{shape[0]}")
+    return raw != 0
+
+
 def _shape_of(x, name: str) -> tuple[int, ...]:
     if isinstance(x, (np.ndarray, Tensor)):
         return tuple(int(s) for s in x.shape)

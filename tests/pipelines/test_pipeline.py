@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from mirage_world.pipelines import MiragePipeline
-from mirage_world.pipelines.pipeline_mirage import fill_depth_nearest
+from mirage_world.pipelines import MemoryConfig
+from mirage_world.pipelines.pipeline_mirage import fill_depth_nearest, pool_keep_to_grid
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,8 @@ def test_segments_frames_and_memory_growth(pipe):
     img, depth, K, c2w = _inputs(21)
     seen = []
     out = pipe(img, depth, K, c2w, num_inference_steps=2, generator=torch.Generator().manual_seed(1),
-               return_memory_frames=True, callback=seen.append, progress=False)
+               return_memory_frames=True, callback=seen.append, progress=False,
+               memory_config=MemoryConfig(voxel_size=None, dtype="float32"))  # the paper's append-only cache
     assert out.frames.shape == (21, 32, 48, 3) and out.memory_frames.shape == (21, 32, 48, 3)
     assert [s.frames for s in out.segments] == [(1, 16), (17, 20)] and len(seen) == 2
     tokens = [s.memory_tokens for s in out.segments]
@@ -72,5 +74,54 @@ def test_check_inputs(pipe, change, match):
 def test_fill_depth_nearest():
     d = torch.tensor([[1.0, 0, 0, 5.0]])
     m = torch.tensor([[True, False, False, True]])
-    assert fill_depth_nearest(d, m).tolist() == [[1.0, 1.0, 5.0, 5.0]]
+    filled, dist = fill_depth_nearest(d, m)
+    assert filled.tolist() == [[1.0, 1.0, 5.0, 5.0]] and dist.tolist() == [[0.0, 1.0, 1.0, 0.0]]
     assert fill_depth_nearest(d, torch.zeros_like(m)) is None
+
+
+def test_default_memory_is_fused_float16_and_flat_on_an_out_and_back_path(pipe):
+    img, depth, K, _ = _inputs(33)
+    x = torch.cat([torch.linspace(0, 0.6, 17), torch.linspace(0.6, 0, 17)[1:]])  # out and back
+    c2w = torch.eye(4).repeat(33, 1, 1)
+    c2w[:, 0, 3] = x
+    out = pipe(img, depth, K, c2w, num_inference_steps=1, generator=torch.Generator().manual_seed(0), progress=False)
+    mem = out.memory
+    # auto voxel: one latent pixel at the 5th-percentile depth: 2 m / (40 / 8 px) = 0.4 m
+    assert mem.storage_dtype == torch.float16 and mem.voxel_size == pytest.approx(0.4)
+    assert mem.latent_spec["z_dim"] == 16 and mem.latent_spec["scale_factor_spatial"] == 8
+    t = [s.memory_tokens for s in out.segments]
+    assert t[1] <= t[0]  # coming back adds nothing
+    append = pipe(img, depth, K, c2w, num_inference_steps=1, generator=torch.Generator().manual_seed(0),
+                  progress=False, memory_config=MemoryConfig(voxel_size=None)).memory
+    assert append.num_tokens > 2 * mem.num_tokens
+
+
+def test_keep_mask_keeps_sky_out_of_the_memory(pipe):
+    img, depth, K, c2w = _inputs(1)
+    keep = torch.ones(32, 48, dtype=torch.bool)
+    keep[:, :24] = False  # left half is "sky"
+    mem = pipe(img, depth, K, c2w, progress=False, keep=keep, memory_config=MemoryConfig(voxel_size=None)).memory
+    assert mem.num_tokens == 4 * 3  # 4 x 6 latent grid, right half only
+    assert (mem.positions[:, 0] > 0).all()
+    with pytest.raises(ValueError, match="keep"):
+        pipe(img, depth, K, c2w, progress=False, keep=keep.float())
+    with pytest.raises(ValueError, match="nothing would be stored"):
+        pipe(img, depth, K, c2w, progress=False, keep=torch.zeros(32, 48, dtype=torch.bool))
+
+
+def test_pool_keep_to_grid_majority():
+    keep = torch.zeros(4, 8, dtype=torch.bool)
+    keep[:2, :4] = True  # block (0, 0): 8 / 16 kept -> kept (ties keep)
+    keep[:1, 4:] = True  # block (0, 1): 4 / 16 -> dropped
+    assert pool_keep_to_grid(keep, 4).tolist() == [[True, False]]
+
+
+def test_generated_pixels_far_from_coverage_are_not_written(pipe):
+    img, depth, K, _ = _inputs(17)
+    c2w = torch.eye(4).repeat(17, 1, 1)
+    c2w[:, 0, 3] = torch.linspace(0, 4.0, 17)  # a large sideways move: most of the new view is uncovered
+    cfg = MemoryConfig(voxel_size=None, min_confidence=0.5)
+    out = pipe(img, depth, K, c2w, num_inference_steps=1, progress=False, memory_config=cfg)
+    loose = pipe(img, depth, K, c2w, num_inference_steps=1, progress=False,
+                 memory_config=MemoryConfig(voxel_size=None, min_confidence=0.0))
+    assert out.memory.num_tokens < loose.memory.num_tokens

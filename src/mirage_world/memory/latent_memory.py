@@ -608,12 +608,15 @@ class LatentSpatialMemory:
 
     def stats(self) -> dict:
         """Summary for agents and logs: ``tokens``, ``bytes``, ``writes``, ``channels``, ``dtype``, ``voxel_size``,
-        ``capacity``, ``bounds`` (``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` in metres, ``None`` when empty)."""
+        ``capacity``, ``bounds`` (``[[xmin, ymin, zmin], [xmax, ymax, zmax]]`` in metres, ``None`` when empty) and
+        ``index_bytes`` (the read index built by the last read, not part of ``bytes`` nor of saved files; 0 if none)."""
         bounds = None
         if self.num_tokens:
             bounds = [self.positions.amin(0).tolist(), self.positions.amax(0).tolist()]
+        idx = getattr(self, "_index", None)
         return {"tokens": self.num_tokens, "bytes": self.nbytes, "writes": self.num_writes, "channels": self.channels,
-                "dtype": self.dtype_name, "voxel_size": self.voxel_size, "capacity": self.capacity, "bounds": bounds}
+                "dtype": self.dtype_name, "voxel_size": self.voxel_size, "capacity": self.capacity, "bounds": bounds,
+                "index_bytes": idx.nbytes if idx is not None else 0}
 
     def pca_colors(self, max_fit: int = 100_000) -> Tensor:
         """``(N, 3)`` uint8 colours: the latents' top-3 principal components, each stretched from its 1st to 99th

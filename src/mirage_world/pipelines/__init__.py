@@ -1,5 +1,5 @@
 """Diffusers side: the Mirage pipeline."""
 
-from .pipeline_mirage import MiragePipeline, MiragePipelineOutput, SegmentInfo
+from .pipeline_mirage import MemoryConfig, MiragePipeline, MiragePipelineOutput, SegmentInfo
 
-__all__ = ["MiragePipeline", "MiragePipelineOutput", "SegmentInfo"]
+__all__ = ["MemoryConfig", "MiragePipeline", "MiragePipelineOutput", "SegmentInfo"]

@@ -17,10 +17,20 @@ Camera of a latent frame: latent frame ``t >= 1`` of a segment starting at frame
 Depth of generated frames (v0, before depth backends exist): where the read covered a latent pixel, the memory's
 rendered depth there; elsewhere the depth of the nearest covered latent pixel (a fronto-parallel extension of the
 known surface, documented as approximate). A latent frame with no coverage at all is not written.
+
+The memory (:class:`MemoryConfig`): float16 tokens, voxel fusion (``voxel_size="auto"``: one latent pixel's
+footprint at the photo's 5th-percentile depth) so that revisited places do not add tokens, an optional capacity cap.
+Write filtering (the official code filters nothing at inference): the photo's tokens skip pixels without depth and
+pixels of an optional ``keep`` mask set to False (sky, people, moving objects); a generated latent pixel is written
+with confidence ``read coverage`` where the read covered it and ``exp(-d / fill_falloff)`` at distance ``d`` (latent
+pixels) from the covered region elsewhere (its depth is extrapolated), and not at all below ``min_confidence``. The
+photo's tokens have confidence ``photo_confidence``, so in the confidence-weighted fusion a generated
+re-observation moves a photo token by ``1 / (1 + photo_confidence)`` of the difference.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -34,7 +44,8 @@ from scipy import ndimage
 from ..geometry.camera import rescale_intrinsics
 from ..memory.latent_memory import LatentSpatialMemory, MemoryRead, pool_depth_to_grid
 
-__all__ = ["MiragePipeline", "MiragePipelineOutput", "SegmentInfo", "fill_depth_nearest", "denoiser_input"]
+__all__ = ["MiragePipeline", "MiragePipelineOutput", "MemoryConfig", "SegmentInfo", "fill_depth_nearest",
+           "denoiser_input", "pool_keep_to_grid"]
 
 
 @dataclass
@@ -47,6 +58,52 @@ class SegmentInfo:
     memory_tokens: int
     memory_bytes: int
     coverage: float  # mean coverage of the segment's memory reads (new latent frames)
+
+
+@dataclass
+class MemoryConfig:
+    """How the pipeline builds and writes its :class:`~mirage_world.memory.LatentSpatialMemory`.
+
+    Attributes:
+        dtype: token storage (``"float32"``, ``"float16"``, ``"bfloat16"``, ``"int8"``).
+        voxel_size: metres; ``"auto"``: the footprint of one latent pixel at the photo's 5th-percentile valid depth
+            (``d5 / fx_latent``); ``None``: append-only (the paper's cache).
+        fusion: ``"mean"`` (confidence-weighted) or ``"newest"``, see the memory.
+        capacity: maximum tokens (``None``: unbounded); eviction: ``"lru"`` or ``"confidence"``.
+        splat: read mode, ``"nearest"`` (the trained tiny model's) or ``"bilinear"``.
+        photo_confidence: confidence of the photo's tokens (generated tokens have at most 1).
+        fill_falloff: latent pixels; confidence of an extrapolated-depth pixel at distance ``d`` from the covered
+            region is ``exp(-d / fill_falloff)``.
+        min_confidence: generated latent pixels below this confidence are not written.
+    """
+
+    dtype: str = "float16"
+    voxel_size: float | str | None = "auto"
+    fusion: str = "mean"
+    capacity: int | None = None
+    eviction: str = "lru"
+    splat: str = "nearest"
+    photo_confidence: float = 4.0
+    fill_falloff: float = 2.0
+    min_confidence: float = 0.05
+
+    def resolve_voxel_size(self, depth_lat: torch.Tensor, K_lat: torch.Tensor) -> float | None:
+        """Voxel edge in metres for a photo whose latent-grid depth is ``depth_lat (h, w)`` (0 = invalid)."""
+        if self.voxel_size is None:
+            return None
+        if self.voxel_size == "auto":
+            d = depth_lat[depth_lat > 0].double()
+            return float(torch.quantile(d, 0.05) / K_lat[0, 0].double())
+        v = float(self.voxel_size)
+        if not (v > 0 and math.isfinite(v)):
+            raise ValueError(f"voxel_size must be > 0 metres, 'auto' or None, got {self.voxel_size!r}")
+        return v
+
+    def make_memory(self, channels: int, device, voxel_size: float | None, latent_spec: dict | None = None):
+        """A new :class:`~mirage_world.memory.LatentSpatialMemory` with these settings."""
+        return LatentSpatialMemory(channels, device=device, dtype=self.dtype, splat=self.splat, voxel_size=voxel_size,
+                                   fusion=self.fusion, capacity=self.capacity, eviction=self.eviction,
+                                   latent_spec=latent_spec)
 
 
 @dataclass
@@ -66,23 +123,31 @@ class MiragePipelineOutput(BaseOutput):
     memory: Any = None
 
 
-def fill_depth_nearest(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
+def fill_depth_nearest(depth: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Fill uncovered pixels of a depth map with the depth of the nearest covered pixel.
 
     Args:
         depth: ``(h, w)`` metres; mask: ``(h, w)`` bool, covered pixels.
 
     Returns:
-        ``(h, w)`` filled depth, or ``None`` if nothing is covered.
+        ``(h, w)`` filled depth and ``(h, w)`` float32 distance in pixels to the nearest covered pixel (0 where
+        covered), or ``None`` if nothing is covered.
     """
     m = mask.cpu().numpy().astype(bool)
     if not m.any():
         return None
     if m.all():
-        return depth.clone()
-    _, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
+        return depth.clone(), torch.zeros(depth.shape, dtype=torch.float32, device=depth.device)
+    dist, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
     d = depth.cpu().numpy()[iy, ix]
-    return torch.from_numpy(d).to(depth)
+    return torch.from_numpy(d).to(depth), torch.from_numpy(dist.astype(np.float32)).to(depth.device)
+
+
+def pool_keep_to_grid(keep: torch.Tensor, factor: int) -> torch.Tensor:
+    """A latent pixel is kept when at least half of its ``factor x factor`` pixel block is. ``(H, W)`` -> ``(h, w)``."""
+    H, W = keep.shape
+    blocks = keep.float().reshape(H // factor, factor, W // factor, factor)
+    return blocks.mean(dim=(1, 3)) >= 0.5
 
 
 def denoiser_input(latents: torch.Tensor, read: MemoryRead) -> torch.Tensor:
@@ -162,7 +227,7 @@ class MiragePipeline(DiffusionPipeline):
         return ((x + 1) / 2).clamp(0, 1)
 
     # ------------------------------------------------------------------ inputs
-    def check_inputs(self, image, depth, K, c2w, segment_frames):
+    def check_inputs(self, image, depth, K, c2w, segment_frames, keep=None):
         """Validate shapes, dtypes and finiteness at the public boundary.
 
         Raises:
@@ -184,6 +249,10 @@ class MiragePipeline(DiffusionPipeline):
             raise ValueError(f"K must be a finite (3, 3) matrix with positive focal lengths, got {K.tolist()}")
         if c2w.dim() != 3 or c2w.shape[1:] != (4, 4) or c2w.shape[0] < 1 or not torch.isfinite(c2w).all():
             raise ValueError(f"c2w must be a finite (N, 4, 4) path, got {tuple(c2w.shape)}")
+        if keep is not None and (not torch.is_tensor(keep) or keep.shape != (H, W) or keep.dtype != torch.bool):
+            raise ValueError(f"keep must be a ({H}, {W}) bool tensor, got {getattr(keep, 'dtype', type(keep))} {tuple(getattr(keep, 'shape', ()))}")
+        if keep is not None and not (keep & (depth > 0)).any():
+            raise ValueError("keep masks out every pixel that has depth: nothing would be stored")
         if segment_frames % self.vae_scale_factor_temporal or segment_frames <= 0:
             raise ValueError(f"segment_frames must be a positive multiple of {self.vae_scale_factor_temporal}")
 
@@ -235,6 +304,8 @@ class MiragePipeline(DiffusionPipeline):
         memory: LatentSpatialMemory | None = None,
         callback: Callable[[SegmentInfo], None] | None = None,
         progress: bool = True,
+        memory_config: MemoryConfig | None = None,
+        keep: torch.Tensor | None = None,  # (H, W) bool
     ) -> MiragePipelineOutput:
         """Generate ``N = len(c2w)`` frames along the camera path.
 
@@ -250,6 +321,9 @@ class MiragePipeline(DiffusionPipeline):
             memory: an existing memory to continue from (default: a new one built from the photo).
             callback: called with each :class:`SegmentInfo` after its write.
             progress: show a progress bar over segments.
+            memory_config: how the memory is built and written (default :class:`MemoryConfig`).
+            keep: optional ``(H, W)`` bool mask of the photo's pixels that may be stored (False: sky, people,
+                moving objects); a latent pixel is stored when at least half of its block is kept.
 
         Returns:
             :class:`MiragePipelineOutput`.
@@ -257,7 +331,8 @@ class MiragePipeline(DiffusionPipeline):
         Raises:
             ValueError: on invalid inputs (see :meth:`check_inputs`).
         """
-        self.check_inputs(image, depth, K, c2w, segment_frames)
+        self.check_inputs(image, depth, K, c2w, segment_frames, keep)
+        cfg = MemoryConfig() if memory_config is None else memory_config
         device = self._execution_device
         H, W = image.shape[:2]
         f = self.vae_scale_factor_spatial
@@ -272,9 +347,13 @@ class MiragePipeline(DiffusionPipeline):
         frame0 = image.permute(2, 0, 1)[None, :, None].float().to(device)  # (1, 3, 1, H, W)
         z0 = self.encode_frames(frame0)  # (1, C, 1, h, w)
         if memory is None:
-            memory = LatentSpatialMemory(C, device=device)
             d_lat = pool_depth_to_grid(depth.float().to(device), f)
-            memory.write(z0[0, :, 0], d_lat, K_lat, c2w[0])
+            spec = {"vae": type(self.vae).__name__, "z_dim": C, "scale_factor_spatial": f,
+                    "scale_factor_temporal": self.vae_scale_factor_temporal, "normalised": True}
+            memory = cfg.make_memory(C, device, cfg.resolve_voxel_size(d_lat, K_lat), spec)
+            keep_lat = None if keep is None else pool_keep_to_grid(keep.to(device), f)
+            conf = torch.full_like(d_lat, cfg.photo_confidence) if memory.confidence is not None else None
+            memory.write(z0[0, :, 0], d_lat, K_lat, c2w[0], keep_lat, confidence=conf)
 
         frames = [self.decode_latents(z0)[0, :, 0]]  # list of (3, H, W)
         mem_frames = [frames[0]] if return_memory_frames else None
@@ -298,9 +377,12 @@ class MiragePipeline(DiffusionPipeline):
                 if a + ft * t - (ft - 1) > N - 1:
                     break
                 covered = read.mask[t, 0] > 0
-                d = fill_depth_nearest(read.depth[t], covered)
-                if d is not None:
-                    memory.write(lat[0, :, t], d, K_lat, c2w[idx[t]])
+                filled = fill_depth_nearest(read.depth[t], covered)
+                if filled is not None:
+                    d, dist = filled
+                    conf = torch.where(covered, read.mask[t, 0], torch.exp(-dist / cfg.fill_falloff))
+                    memory.write(lat[0, :, t], d, K_lat, c2w[idx[t]], confidence=conf,
+                                 min_confidence=cfg.min_confidence)
             # next segment starts from the last new frame, re-encoded alone (causal first-frame latent)
             last = video[:, n_new][None, :, None]
             first_latent = self.encode_frames(last)
