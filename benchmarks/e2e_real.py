@@ -4,7 +4,7 @@ Runs the user's command -- ``mirage generate`` on TUM RGB-D + a RealEstate10K pa
 subprocess, times it, and measures the first frame of the written mp4 against the photo resized to the output size
 (PSNR in dB; the VAE round trip plus the mp4 encoding). Prints a JSON line; ``--json OUT`` also writes it.
 
-Usage: ``python benchmarks/e2e_real.py [--json out/e2e_real.json] [--model DIR] [--size WxH]``
+Usage: ``python benchmarks/e2e_real.py [--json out/e2e_real.json] [--model DIR] [--size WxH] [--extra "--voxel-size off"]``
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main() -> None:
     p.add_argument("--model", type=str, default=None)
     p.add_argument("--size", type=str, default=None, help="output WxH (default: the CLI's default)")
     p.add_argument("--out", type=Path, default=REPO / "out" / "e2e_real" / "tum.mp4")
+    p.add_argument("--extra", type=str, default="", help="more `mirage generate` options, e.g. '--voxel-size off'")
     args = p.parse_args()
     cmd = [
         sys.executable, "-m", "mirage_world.cli", "generate",
@@ -45,6 +46,7 @@ def main() -> None:
         cmd += ["--size", args.size]
     if args.model:
         cmd += ["--model", args.model]
+    cmd += args.extra.split()
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
@@ -62,6 +64,8 @@ def main() -> None:
         "first_frame_psnr_db": round(10 * math.log10(255.0**2 / mse), 2),
         "segments": meta["segments"],
         "trajectory_scale": meta["trajectory"]["scale"],
+        "memory": meta["memory"],
+        "extra": args.extra,
     }
     print(json.dumps(res))
     if args.json:

@@ -220,3 +220,23 @@ def test_video_errors(tmp_path):
     (tmp_path / "junk.mp4").write_bytes(b"not a video at all")
     with pytest.raises(InputError, match="cannot read video"):
         read_video(tmp_path / "junk.mp4")
+
+
+def test_load_mask_png_npy_and_errors(tmp_path):
+    from mirage_world.io import load_mask
+
+    m = np.zeros((6, 8, 3), np.uint8)
+    m[2, 3, 1] = 255  # any non-zero channel counts
+    cv2.imwrite(str(tmp_path / "m.png"), m)
+    got = load_mask(tmp_path / "m.png", (6, 8))
+    assert got.dtype == bool and got.sum() == 1 and got[2, 3]
+    np.save(tmp_path / "m.npy", np.eye(4, dtype=bool))
+    assert load_mask(tmp_path / "m.npy").sum() == 4
+    with pytest.raises(InputError, match="8x6"):
+        load_mask(tmp_path / "m.png", (4, 4))
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    with pytest.raises(InputError, match="bool or numeric"):
+        load_mask(tmp_path / "s.npy")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="cannot decode"):
+        load_mask(tmp_path / "bad.png")

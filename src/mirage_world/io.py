@@ -49,6 +49,17 @@ def _existing_file(path, what: str) -> Path:
 # images and depth
 
 
+def _load_npy(p: Path, what: str, kinds: str, expected: str) -> np.ndarray:
+    """``np.load`` without pickles; the array's dtype kind must be one of ``kinds`` (InputError otherwise)."""
+    try:
+        raw = np.load(p, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"cannot read {what} {p} as a .npy array: {e}") from None
+    if not isinstance(raw, np.ndarray) or raw.dtype.kind not in kinds:
+        raise InputError(f"{what} {p} must hold {expected}, got {getattr(raw, 'dtype', raw)}")
+    return raw
+
+
 def load_image(path) -> np.ndarray:
     """Load a photo as RGB ``uint8``.
 
@@ -113,13 +124,7 @@ def load_depth(path, depth_scale: float = 1000.0) -> np.ndarray:
         raise InputError(f"depth_scale must be finite and > 0, got {depth_scale!r}")
     p = _existing_file(path, "depth file")
     if p.suffix.lower() == ".npy":
-        try:
-            raw = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise InputError(f"cannot read depth {p} as a .npy array: {e}") from None
-        if not isinstance(raw, np.ndarray) or raw.dtype.kind not in "fiu":
-            raise InputError(f"depth {p} must hold a real numeric array in metres, got {getattr(raw, 'dtype', raw)}")
-        depth = raw.astype(np.float64)
+        depth = _load_npy(p, "depth", "fiu", "a real numeric array in metres").astype(np.float64)
     else:
         try:
             buf = np.fromfile(p, dtype=np.uint8)
@@ -164,12 +169,7 @@ def load_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
     """
     p = _existing_file(path, "mask file")
     if p.suffix.lower() == ".npy":
-        try:
-            raw = np.load(p, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as e:
-            raise InputError(f"cannot read mask {p} as a .npy array: {e}") from None
-        if not isinstance(raw, np.ndarray) or raw.dtype.kind not in "biuf":
-            raise InputError(f"mask {p} must hold a bool or numeric array, got {getattr(raw, 'dtype', raw)}")
+        raw = _load_npy(p, "mask", "biuf", "a bool or numeric array")
     else:
         raw = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED) if p.stat().st_size else None
         if raw is None:
