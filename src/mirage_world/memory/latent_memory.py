@@ -235,6 +235,7 @@ class LatentSpatialMemory:
         self._writes = 0
         #: counts of the last write: ``kept`` latent pixels, ``fused`` into existing tokens, ``new`` tokens, ``evicted``
         self.last_write: dict[str, int] = {}
+        self._index: ChunkIndex | None = None  # read index, rebuilt lazily when the positions change
 
     # ------------------------------------------------------------------ stats
     @property
@@ -456,9 +457,12 @@ class LatentSpatialMemory:
             hw: latent grid ``(h, w)``.
             mode: ``"nearest"`` or ``"bilinear"``; default: the memory's ``splat`` option.
 
+        Only tokens of chunks that can land on the grid are projected (exact culling, see
+        :mod:`mirage_world.memory.index`); the result is bit-identical to projecting every token.
+
         Returns:
-            :class:`MemoryRead` (``latent (V, C, h, w)`` float32, ``mask (V, 1, h, w)``, ``depth (V, h, w)``).
-            An empty memory reads all zeros.
+            :class:`MemoryRead` (``latent (V, C, h, w)`` float32 -- channels-last memory format in ``"nearest"``
+            mode --, ``mask (V, 1, h, w)``, ``depth (V, h, w)`` metres). An empty memory reads all zeros.
 
         Raises:
             ValueError: on bad shapes, non-finite cameras, zero focal, singular ``c2w``, bad ``hw`` or mode.
@@ -486,7 +490,7 @@ class LatentSpatialMemory:
         if N < 2 * self.INDEX_CHUNK:
             return None
         key = (self.positions.data_ptr(), self.positions._version, N)
-        idx = getattr(self, "_index", None)
+        idx = self._index
         if idx is None or idx.key != key or idx.chunk != self.INDEX_CHUNK:
             idx = self._index = ChunkIndex(self.positions, self.INDEX_CHUNK)
         return idx
@@ -613,7 +617,7 @@ class LatentSpatialMemory:
         bounds = None
         if self.num_tokens:
             bounds = [self.positions.amin(0).tolist(), self.positions.amax(0).tolist()]
-        idx = getattr(self, "_index", None)
+        idx = self._index
         return {"tokens": self.num_tokens, "bytes": self.nbytes, "writes": self.num_writes, "channels": self.channels,
                 "dtype": self.dtype_name, "voxel_size": self.voxel_size, "capacity": self.capacity, "bounds": bounds,
                 "index_bytes": idx.nbytes if idx is not None else 0}
