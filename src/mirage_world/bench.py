@@ -169,7 +169,7 @@ def run_memory_benchmark(
     t_late, t_early = _interleaved_median_times(lambda: mem.read(Kv, cv, (h, w)),
                                                 lambda: early_mem.read(Kv, cv, (h, w)), repeats * 3)
     log(f"[flat] read after {early} segments {t_early * 1e3:.2f} ms, after {segments} {t_late * 1e3:.2f} ms")
-    del early_mem
+    early_mem = None  # free it
     res["flat"] = {"read_s_early": t_early, "read_s_late": t_late, "tokens_early": times[early][0],
                    "tokens_late": times[segments][0], "bytes_late": times[segments][1],
                    "write_s_median": statistics.median(t_write), "timing": "early and late reads alternated, medians"}
@@ -211,7 +211,7 @@ def run_memory_benchmark(
     log(f"[gather] alternated: read {t_read_i * 1e3:.2f} ms, plain gather {t_gather_i * 1e3:.3f} ms; "
         f"tight loops: read {t_read * 1e3:.2f} ms, gather {t_gather_hot * 1e3:.3f} ms; bilinear read {t_bil * 1e3:.1f} ms; "
         f"index build {t_build * 1e3:.1f} ms")
-    del mem
+    mem = None  # free it
 
     # ---------------------------------------------------------------- bytes and read_ratio on one segment's frames
     n_lat = 1 + segment_latents

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -54,9 +53,9 @@ def _parse_size(size: str | None, width: int, height: int, multiple: int, long_s
 
 
 def _parse_intrinsics(text: str | None, fov: float, width: int, height: int):
-    from .io import default_intrinsics
-
     import torch
+
+    from .io import default_intrinsics
 
     if text is None:
         return default_intrinsics(width, height, fov)
@@ -270,9 +269,8 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 
 
 def _register_subcommands() -> None:
-    from .worlds import cli as worlds_cli
-
     from . import bench
+    from .worlds import cli as worlds_cli
 
     app.add_typer(worlds_cli.app, name="world", help="Render procedural worlds with exact ground truth.")
     app.add_typer(bench.app, name="bench", help="Benchmarks that print ratios measured in one run.")

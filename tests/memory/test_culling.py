@@ -119,9 +119,6 @@ def test_camera_inside_a_chunk_and_tokens_on_the_near_plane():
 def test_all_front_shortcut_equals_the_near_plane_test():
     from mirage_world.memory.splat import zbuffer_core
 
-    mem = _room_memory(2000, 6)
-    K, c2w = _cameras(2, 6, 10, 12)
-    P, P_pad = read_matrices(K, c2w)
     g = torch.Generator().manual_seed(0)
     xyz = torch.rand(3, 500, generator=g) * 2 + torch.tensor([[-1.0], [-1.0], [2.0]])  # in front of the origin
     low = torch.arange(500, dtype=torch.int32)

@@ -73,7 +73,7 @@ def test_bilinear_identity_read_and_subpixel_shift():
 
 def test_bilinear_occlusion_front_surface_wins():
     # a near plane in front of a far plane: the far plane's tokens are cut by the depth-aware weight
-    h, w, C = 8, 8, 1
+    h, w = 8, 8
     K = _K(h, w, 8.0)
     pts_near = torch.tensor([[0.0, 0.0, 1.0]]) + torch.tensor([[0.0625, 0.0625, 0.0]])  # exactly at pixel (4,4) centre
     pts_far = pts_near * 5

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mirage_world.pipelines import MiragePipeline
-from mirage_world.pipelines import MemoryConfig
+from mirage_world.pipelines import MemoryConfig, MiragePipeline
 from mirage_world.pipelines.pipeline_mirage import fill_depth_nearest, pool_keep_to_grid
 
 

@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from torch import Tensor
 
 from mirage_world.geometry.camera import project_points, unproject_depth

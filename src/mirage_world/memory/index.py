@@ -72,7 +72,6 @@ class ChunkIndex:
         N = positions.shape[0]
         if N == 0 or N >= 2**31:
             raise ValueError(f"can index 1 .. 2**31 - 1 tokens, got {N}")
-        dev = positions.device
         order = torch.sort(morton_codes(positions), stable=True).indices
         nc = -(-N // chunk)
         pad = nc * chunk - N

@@ -26,10 +26,10 @@ from .index import ChunkIndex
 from .splat import (
     SPLAT_MODES,
     MemoryRead,
+    _cameras_np,
     _check_hw,
     check_cameras,
     deterministic_scatter_sum,
-    _cameras_np,
     gather_read,
     read_matrices_np,
     splat_core,

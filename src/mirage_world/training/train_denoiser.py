@@ -33,7 +33,7 @@ from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
 from safetensors.torch import load_file, save_file
 
 from ..geometry.camera import rescale_intrinsics
-from ..memory.latent_memory import LatentSpatialMemory, MemoryRead, pool_depth_to_grid
+from ..memory.latent_memory import LatentSpatialMemory, pool_depth_to_grid
 from ..models.tiny import make_tiny_transformer
 from ..pipelines.pipeline_mirage import MiragePipeline
 from .checkpoint import load_checkpoint, new_state, save_checkpoint

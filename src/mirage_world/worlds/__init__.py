@@ -7,6 +7,21 @@ Modules: :mod:`~mirage_world.worlds.scenes` (scene representation and the vector
 :mod:`~mirage_world.worlds.dataset` (clips, files, datasets), :mod:`~mirage_world.worlds.cli` (``mirage world``).
 """
 
+from mirage_world.worlds.dataset import (  # noqa: E402
+    WorldClip,
+    closed_loop_specs,
+    load_world_clip,
+    make_dataset,
+    render_world,
+    save_world_clip,
+)
+from mirage_world.worlds.layouts import (  # noqa: E402  (after scenes: layouts builds on it)
+    SCENE_KINDS,
+    add_dynamic_objects,
+    generate_scene,
+    load_texture_photos,
+)
+from mirage_world.worlds.paths import CLOSED_LOOPS, closed_loop_path, world_path  # noqa: E402
 from mirage_world.worlds.scenes import (
     AA_MODES,
     CAMERA_CLEARANCE,
@@ -24,21 +39,6 @@ from mirage_world.worlds.scenes import (
     random_scene,
     render,
     render_clip,
-)
-from mirage_world.worlds.layouts import (  # noqa: E402  (after scenes: layouts builds on it)
-    SCENE_KINDS,
-    add_dynamic_objects,
-    generate_scene,
-    load_texture_photos,
-)
-from mirage_world.worlds.paths import CLOSED_LOOPS, closed_loop_path, world_path  # noqa: E402
-from mirage_world.worlds.dataset import (  # noqa: E402
-    WorldClip,
-    closed_loop_specs,
-    load_world_clip,
-    make_dataset,
-    render_world,
-    save_world_clip,
 )
 
 __all__ = [
