@@ -249,3 +249,15 @@ def test_bilinear_cpu_sums_are_deterministic_and_match_fixed_point(threads):
     assert torch.equal(a.latent, b.latent) and torch.equal(a.mask, b.mask) and torch.equal(a.depth, b.depth)
     torch.testing.assert_close(a.latent, fp.latent, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(a.depth, fp.depth, atol=1e-6, rtol=1e-6)
+
+
+def test_cameras_in_any_float_dtype():
+    mem = _room_memory(1200, 4)
+    K, c2w = _cameras(2, 4, 6, 10)
+    ref = mem.read(K, c2w, (6, 10))
+    r16 = mem.read(K.half(), c2w.half(), (6, 10))  # half-precision cameras are accepted
+    assert r16.latent.shape == ref.latent.shape and r16.mask.sum() > 0
+    with pytest.raises(ValueError, match="orthonormal"):  # bfloat16 rotations are off by ~1e-2: refused, clearly
+        mem.read(K.bfloat16(), c2w.bfloat16(), (6, 10))
+    r64 = mem.read(K.double(), c2w.double(), (6, 10))
+    assert torch.equal(r64.latent, ref.latent)  # float32 -> float64 cameras: same matrices

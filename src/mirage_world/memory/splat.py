@@ -102,8 +102,8 @@ def _cameras_np(K: Tensor, c2w: Tensor) -> tuple[np.ndarray, np.ndarray]:
     The checks run in numpy on the host: a handful of 3x3 / 4x4 matrices, where each torch op would cost more in
     dispatch than the whole check does in numpy."""
     K, c2w = _batch_cameras(K, c2w)
-    Kn = K.detach().cpu().numpy().astype(np.float64)
-    Cn = c2w.detach().cpu().numpy().astype(np.float64)
+    Kn = K.detach().to("cpu", torch.float64).numpy()
+    Cn = c2w.detach().to("cpu", torch.float64).numpy()
     if not (np.isfinite(Kn).all() and np.isfinite(Cn).all()):
         raise ValueError("K and c2w must be finite")
     if not ((Kn[:, 0, 0] > 0) & (Kn[:, 1, 1] > 0)).all():
@@ -168,8 +168,8 @@ def read_matrices(K: Tensor, c2w: Tensor, dtype: torch.dtype = torch.float32) ->
     Returns:
         ``P, P_pad``, each ``(V, 3, 4)`` in ``dtype`` on ``c2w``'s device.
     """
-    Kn = K.detach().cpu().numpy().astype(np.float64)
-    Cn = c2w.detach().cpu().numpy().astype(np.float64)
+    Kn = K.detach().to("cpu", torch.float64).numpy()
+    Cn = c2w.detach().to("cpu", torch.float64).numpy()
     P, P_pad = read_matrices_np(Kn.reshape(-1, 3, 3), Cn.reshape(-1, 4, 4))
     return tuple(torch.from_numpy(m).to(device=c2w.device, dtype=dtype) for m in (P, P_pad))
 
