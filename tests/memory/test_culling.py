@@ -32,7 +32,7 @@ def _pose(yaw=0.0, t=(0.0, 0.0, 0.0), pitch=0.0):
     return T
 
 
-def _room_memory(n_tok: int, seed: int, C: int = 3, chunk: int = 32, **kw) -> LatentSpatialMemory:
+def _room_memory(n_tok: int, seed: int, C: int = 3, chunk: int = 32, sub: int = 8, **kw) -> LatentSpatialMemory:
     """Tokens on the walls of a 6 x 3 x 6 m box (and duplicated points, for z ties), cameras go inside it."""
     g = torch.Generator().manual_seed(seed)
     p = torch.rand(n_tok, 3, generator=g) * torch.tensor([6.0, 3.0, 6.0]) - torch.tensor([3.0, 1.5, 3.0])
@@ -42,7 +42,7 @@ def _room_memory(n_tok: int, seed: int, C: int = 3, chunk: int = 32, **kw) -> La
     p[torch.arange(n_tok), axis] = side * half[axis]
     p[n_tok // 3 : n_tok // 3 + 50] = p[:50]  # exact duplicates: equal z, the newest must win
     mem = LatentSpatialMemory(C, **kw)
-    mem.INDEX_CHUNK = chunk
+    mem.INDEX_CHUNK, mem.INDEX_SUB = chunk, sub
     mem.positions = p
     mem.latents = torch.randn(n_tok, C, generator=g).to(mem.storage_dtype)
     mem.write_ids = torch.zeros(n_tok, dtype=torch.int64)
@@ -60,14 +60,15 @@ def _cameras(V: int, seed: int, h: int, w: int):
     return K, c2w
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_culled_nearest_read_is_bit_equal_to_unculled_and_reference(seed):
+@pytest.mark.parametrize("seed,flat_max", [(0, 4096), (1, 4096), (2, 0), (3, 0)])
+def test_culled_nearest_read_is_bit_equal_to_unculled_and_reference(seed, flat_max, monkeypatch):
+    monkeypatch.setattr(ChunkIndex, "FLAT_TEST_MAX_RUNS", flat_max)  # 0: the two-level test
     h, w = 9, 13
     mem = _room_memory(3000, seed)
     K, c2w = _cameras(3, seed, h, w)
     r = mem.read(K, c2w, (h, w))
     idx = mem._read_index()
-    assert idx is not None and idx.num_chunks > 50
+    assert idx is not None and idx.num_chunks > 50 and idx.num_runs == 4 * idx.num_chunks
     vis, _ = idx.classify(read_matrices(K, c2w, torch.float64)[0].numpy(), (h, w), mem.near)
     assert 0 < vis.sum() < vis.size  # culling dropped something and kept something
     win, zbuf = zbuffer_winners(mem.positions, K, c2w, (h, w), mem.near)
@@ -133,7 +134,7 @@ def test_all_front_shortcut_equals_the_near_plane_test():
 def test_index_is_rebuilt_when_positions_change():
     h, w = 9, 13
     mem = LatentSpatialMemory(2, voxel_size=0.2, capacity=1500)
-    mem.INDEX_CHUNK = 16
+    mem.INDEX_CHUNK, mem.INDEX_SUB = 16, 4
     K = _K(h, w, 6.0)
     g = torch.Generator().manual_seed(0)
     for i in range(6):
@@ -152,23 +153,27 @@ def test_index_is_rebuilt_when_positions_change():
     assert mem._read_index().key[1] == mem.positions._version
 
 
-def test_index_chunks_cover_every_token_once_with_tight_boxes():
+def test_index_runs_cover_every_token_once_with_tight_boxes():
     g = torch.Generator().manual_seed(1)
     pos = torch.randn(1000, 3, generator=g) * 3
-    idx = ChunkIndex(pos, chunk=64)
-    assert idx.num_chunks == 16 and idx.pad == 24
+    idx = ChunkIndex(pos, chunk=64, sub=16)
+    assert idx.num_chunks == 16 and idx.num_runs == 64 and idx.pad == 24
     tok = (999 - idx.low.reshape(-1).long())[:1000]
     assert torch.equal(torch.sort(tok).values, torch.arange(1000))
     xyz = idx.xyz.reshape(3, -1)[:, :1000].T
     assert torch.equal(xyz, pos[tok])
-    boxes = xyz.reshape(-1, 3)
-    for c in range(idx.num_chunks):
-        pts = idx.xyz[:, c].T.double().numpy()
-        assert np.array_equal(pts.min(0), idx.lo[c]) and np.array_equal(pts.max(0), idx.hi[c])
-    # Morton order keeps neighbours together: mean chunk box volume is far below the whole cloud's
-    vol = np.prod(idx.hi - idx.lo, axis=1).mean()
-    assert vol < 0.1 * float(torch.prod(pos.amax(0) - pos.amin(0)))
-    assert boxes.shape == (1000, 3)
+    for boxes, run in ((idx.level1, 64), (idx.level2, 16)):
+        for c in range(boxes.lo.shape[0]):
+            pts = idx.xyz.reshape(3, -1)[:, c * run : (c + 1) * run].T.double().numpy()
+            assert np.array_equal(pts.min(0), boxes.lo[c]) and np.array_equal(pts.max(0), boxes.hi[c])
+    # Morton order keeps neighbours together: mean box volume is far below the whole cloud's, and the level-2
+    # boxes are tighter still
+    whole = float(torch.prod(pos.amax(0) - pos.amin(0)))
+    v1 = np.prod(idx.level1.hi - idx.level1.lo, axis=1).mean()
+    v2 = np.prod(idx.level2.hi - idx.level2.lo, axis=1).mean()
+    assert v2 < v1 < 0.1 * whole
+    with pytest.raises(ValueError, match="multiple"):
+        ChunkIndex(pos, chunk=64, sub=24)
 
 
 def test_morton_codes_interleave_bits():
@@ -180,23 +185,28 @@ def test_morton_codes_interleave_bits():
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 10_000), st.integers(1, 4), st.floats(0.5, 20.0))
-def test_culling_never_drops_a_landing_token(seed, V, f):
+@given(st.integers(0, 10_000), st.integers(1, 4), st.floats(0.5, 20.0), st.booleans())
+def test_culling_never_drops_a_landing_token(seed, V, f, two_level):
     h, w = 7, 11
     g = torch.Generator().manual_seed(seed)
     mem = LatentSpatialMemory(1)
-    mem.INDEX_CHUNK = 8
+    mem.INDEX_CHUNK, mem.INDEX_SUB = 8, 2
     mem.positions = torch.randn(400, 3, generator=g) * torch.rand(3, generator=g) * 4
     mem.latents = torch.randn(400, 1, generator=g)
     mem.write_ids = torch.zeros(400, dtype=torch.int64)
     K = torch.stack([_K(h, w, f)] * V)
     c2w = torch.stack([_pose(float(torch.rand((), generator=g)) * 6.3, tuple(torch.randn(3, generator=g).tolist()),
                              float(torch.rand((), generator=g)) * 3 - 1.5) for _ in range(V)])
-    r = mem.read(K, c2w, (h, w))
+    old = ChunkIndex.FLAT_TEST_MAX_RUNS
+    ChunkIndex.FLAT_TEST_MAX_RUNS = 0 if two_level else 4096
+    try:
+        r = mem.read(K, c2w, (h, w))
+        rb = mem.read(K, c2w, (h, w), mode="bilinear")
+    finally:
+        ChunkIndex.FLAT_TEST_MAX_RUNS = old
     win, zbuf = zbuffer_winners(mem.positions, K, c2w, (h, w), mem.near)
     assert torch.equal(r.mask[:, 0] > 0, win >= 0)
     assert torch.equal(r.depth, torch.where(win >= 0, zbuf, torch.zeros_like(zbuf)))
-    rb = mem.read(K, c2w, (h, w), mode="bilinear")
     fb = splat_read(mem.positions, mem.latents, K, c2w, (h, w), mem.near, mem.depth_tolerance)
     assert torch.equal(rb.mask > 0, fb.mask > 0)
 

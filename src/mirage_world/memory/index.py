@@ -1,9 +1,10 @@
 """Spatial index of the memory's tokens for reads: Morton-ordered chunks with bounding boxes (frustum culling).
 
 A read only has to project the tokens that can land on the target grid. The index sorts the tokens along a Morton
-(Z-order) curve of their quantised positions, cuts the sorted list into chunks of ``chunk`` tokens and keeps each
-chunk's axis-aligned bounding box. A read tests the 8 corners of every box against each camera and projects only
-the tokens of chunks that may be visible in at least one camera.
+(Z-order) curve of their quantised positions, cuts the sorted list into runs and keeps each run's axis-aligned
+bounding box, at two levels (chunks of 256 tokens, runs of 32 inside them). A read tests the 8 corners of the chunk
+boxes against each camera, then the run boxes inside the surviving chunks, and projects only the tokens of runs
+that may be visible.
 
 Culling is *exact*, not approximate: a chunk is dropped only if every point of its box provably fails a test that
 every landing token must pass -- all of it behind the near plane, or all of it more than ``margin`` pixels beyond
@@ -49,61 +50,111 @@ def morton_codes(points: Tensor) -> Tensor:
     return (_spread_bits(q[:, 0]) << 2) | (_spread_bits(q[:, 1]) << 1) | _spread_bits(q[:, 2])
 
 
-class ChunkIndex:
-    """Morton-ordered chunks of token positions with bounding boxes.
+class _Boxes:
+    """Axis-aligned boxes of runs of ``run`` consecutive slots of ``xyz (3, n_slots)``, as float64 numpy centres
+    ``(3, n)``, half extents ``(3, n)`` and per-axis magnitude bounds ``(3, n)`` for the culling tests."""
 
-    The heavy arrays (positions, keys) live on the memory's device; the boxes are a few floats per chunk and the
-    visibility test runs on the host in numpy (it is a handful of small matrix products, where torch's per-op
-    dispatch would cost more than the arithmetic).
+    def __init__(self, xyz: Tensor, run: int):
+        r = xyz.view(3, -1, run)
+        lo = r.amin(2).double().cpu().numpy()  # (3, n)
+        hi = r.amax(2).double().cpu().numpy()
+        self.lo, self.hi = lo.T.copy(), hi.T.copy()  # (n, 3)
+        self.centre = (lo + hi) / 2
+        self.half = (hi - lo) / 2
+        self.mag = np.maximum(np.abs(lo), np.abs(hi))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.lo, self.hi, self.centre, self.half, self.mag))
+
+    def test(self, P: np.ndarray, hw: tuple[int, int], near: float, margin: float,
+             ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``visible, front`` ``(V, n)`` bool for the boxes ``ids`` (all if ``None``); see :meth:`ChunkIndex.classify`.
+
+        Each test is "cull if ``f(p) < -tol`` on the whole box" for a linear ``f(p) = a . p + b`` built from the
+        projection rows ``X, Y, Z``; the maximum of ``f`` over a box is ``a . centre + b + |a| . half``, the minimum
+        ``a . centre + b - |a| . half`` -- the same as testing the 8 corners, in two small matrix products.
+        """
+        h, w = hw
+        m = float(margin)
+        c, e, mag = (self.centre, self.half, self.mag) if ids is None else (self.centre[:, ids], self.half[:, ids],
+                                                                          self.mag[:, ids])
+        A = np.array([[0, 0, 1], [1, 0, m], [-1, 0, w + m], [0, 1, m], [0, -1, h + m]], dtype=np.float64)
+        F = A @ P  # (V, 5, 4): behind (Z - near), left, right, top, bottom
+        F[:, 0, 3] -= near
+        mid = F[:, :, :3] @ c + F[:, :, 3:]  # (V, 5, n)
+        spread = np.abs(F[:, :, :3]) @ e
+        B = np.abs(P[:, :, :3]) @ mag + np.abs(P[:, :, 3:])  # (V, 3, n) bound on |terms| of X, Y, Z
+        tol = 1e-6 * (np.abs(A) @ B) + 1e-6 * near  # (V, 5, n), above the float32 rounding of the read
+        culled = (mid + spread < -tol).any(1)  # (V, n): some test fails on the whole box
+        front = mid[:, 0] - spread[:, 0] > tol[:, 0]  # Z - near > tol on the whole box
+        return ~culled, front
+
+
+class ChunkIndex:
+    """Morton-ordered runs of token positions with bounding boxes at two levels.
+
+    Tokens are sorted by Morton code and stored in that order (structure of arrays), padded to a multiple of
+    ``chunk`` by repeating the last token. Boxes are kept for every run of ``chunk`` slots (level 1) and of ``sub``
+    slots (level 2, ``chunk`` a multiple of ``sub``): a read tests the level-1 boxes, then the level-2 boxes inside
+    the surviving chunks only, and gathers surviving runs of ``sub`` tokens -- tight culling at the cost of a coarse
+    test. The heavy arrays live on the memory's device; the boxes and the tests are on the host in numpy (a handful
+    of small matrix products, where torch's per-op dispatch would cost more than the arithmetic).
 
     Args:
         positions: ``(N, 3)`` float32 token positions in metres (``1 <= N < 2**31``).
-        chunk: tokens per chunk; the last chunk is padded by repeating its last token (``pad`` slots).
+        chunk: slots per level-1 box; sub: slots per level-2 box and per gathered run.
 
     Attributes:
-        xyz: ``(3, n_chunks, chunk)`` float32 positions in Morton order (structure of arrays).
-        low: ``(n_chunks, chunk)`` int32 z-buffer tie-break key ``N - 1 - token`` of each slot (token =
-            ``N - 1 - low``).
-        lo, hi: ``(n_chunks, 3)`` float64 numpy box corners of each chunk.
+        xyz: ``(3, n_runs, sub)`` float32 positions in Morton order.
+        low: ``(n_runs, sub)`` int32 z-buffer tie-break key ``N - 1 - token`` of each slot (token = ``N - 1 - low``).
+        pad: padding slots at the end (repeats of the last token: harmless for a z-buffer, same key).
         key: ``(data_ptr, version, N)`` of the positions it was built from (stale when they change).
     """
 
-    def __init__(self, positions: Tensor, chunk: int = 256):
+    #: up to this many level-2 boxes, :meth:`classify` tests them all directly (skips level 1)
+    FLAT_TEST_MAX_RUNS = 4096
+
+    def __init__(self, positions: Tensor, chunk: int = 256, sub: int = 32):
         N = positions.shape[0]
         if N == 0 or N >= 2**31:
             raise ValueError(f"can index 1 .. 2**31 - 1 tokens, got {N}")
+        if chunk % sub:
+            raise ValueError(f"chunk ({chunk}) must be a multiple of sub ({sub})")
         order = torch.sort(morton_codes(positions), stable=True).indices
         nc = -(-N // chunk)
         pad = nc * chunk - N
         if pad:
             order = torch.cat([order, order[-1:].expand(pad)])
-        xyz = positions.index_select(0, order).T.contiguous().view(3, nc, chunk)
-        # boxes (padding repeats the last point, so they are unaffected), on the host in float64
-        self.lo = xyz.amin(2).T.double().cpu().numpy()  # (nc, 3)
-        self.hi = xyz.amax(2).T.double().cpu().numpy()
-        self.xyz = xyz  # padding slots of the last chunk repeat its last token: harmless for a z-buffer (same key)
-        self.low = ((N - 1) - order).to(torch.int32).view(nc, chunk)
-        self.pad = pad
-        self.chunk = chunk
-        self.num_tokens = N
-        bits = np.array([[(c >> k) & 1 for k in range(3)] for c in range(8)], dtype=bool)
-        corners = np.where(bits[None], self.hi[:, None], self.lo[:, None]).reshape(-1, 3)  # (nc * 8, 3)
-        self._corners_h = np.concatenate([corners, np.ones((corners.shape[0], 1))], 1).T.copy()  # (4, nc * 8)
-        self._mag = np.maximum(np.abs(self.lo), np.abs(self.hi))  # (nc, 3)
+        xyz = positions.index_select(0, order).T.contiguous()  # (3, nc * chunk)
+        self.level1 = _Boxes(xyz, chunk)
+        self.level2 = _Boxes(xyz, sub)
+        self.xyz = xyz.view(3, -1, sub)
+        self.low = ((N - 1) - order).to(torch.int32).view(-1, sub)
+        self.pad, self.chunk, self.sub, self.num_tokens = pad, chunk, sub, N
         self.key = (positions.data_ptr(), positions._version, N)
 
     @property
     def num_chunks(self) -> int:
-        return int(self.lo.shape[0])
+        """Level-1 boxes."""
+        return int(self.level1.lo.shape[0])
+
+    @property
+    def num_runs(self) -> int:
+        """Level-2 boxes (gathered runs of ``sub`` tokens)."""
+        return int(self.level2.lo.shape[0])
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the index (not part of the memory's saved state; rebuilt from the positions)."""
         dev = sum(t.numel() * t.element_size() for t in (self.xyz, self.low))  # on the memory's device
-        return dev + sum(a.nbytes for a in (self.lo, self.hi, self._corners_h, self._mag))
+        return dev + self.level1.nbytes + self.level2.nbytes
 
     def classify(self, P: np.ndarray, hw: tuple[int, int], near: float, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        """Which chunks may hold a token that lands on the grid of each camera, and which lie wholly in front.
+        """Which runs may hold a token that lands on the grid of each camera, and which lie wholly in front.
+
+        A box is dropped for a camera only if all 8 corners fail one linear test (behind the near plane; more than
+        ``margin`` pixels beyond a border), with a slack above the float32 rounding of the read's projection.
 
         Args:
             P: ``(V, 3, 4)`` float64 projection matrices of the ``(h, w)`` grid (numpy, from
@@ -112,45 +163,44 @@ class ChunkIndex:
                 the bilinear footprint).
 
         Returns:
-            ``visible (V, n_chunks)`` and ``front (V, n_chunks)`` bool numpy arrays; ``front``: every token of the
-            chunk has float32 ``Z > near`` in that camera.
+            ``visible (V, n_runs)`` and ``front (V, n_runs)`` bool numpy arrays; ``front``: every token of the run
+            has float32 ``Z > near`` in that camera.
         """
-        h, w = hw
-        m = float(margin)
-        # each test is "cull if f(p) < -tol at every corner" for a linear f = A [X, Y, Z] (+ const)
-        A = np.array([[0, 0, 1], [1, 0, m], [-1, 0, w + m], [0, 1, m], [0, -1, h + m]], dtype=np.float64)
-        F = A @ P  # (V, 5, 4): behind, left, right, top, bottom
-        F[:, 0, 3] -= near
-        vals = (F @ self._corners_h).reshape(P.shape[0], 5, -1, 8)  # (V, 5, nc, 8)
-        B = np.abs(P[:, :, :3]) @ self._mag.T + np.abs(P[:, :, 3:])  # (V, 3, nc) bound on |terms| of X, Y, Z
-        tol = (1e-6 * (np.abs(A) @ B) + 1e-6 * near)[..., None]  # (V, 5, nc, 1), above float32 rounding
-        culled = (vals < -tol).all(-1).any(1)  # (V, nc)
-        front = (vals[:, 0] > tol[:, 0]).all(-1)  # (V, nc): Z - near > tol at every corner
-        return ~culled, front
+        if self.num_runs <= self.FLAT_TEST_MAX_RUNS:  # few boxes: one test of them all is cheaper
+            return self.level2.test(P, hw, near, margin)
+        V = P.shape[0]
+        k = self.chunk // self.sub
+        vis1, _ = self.level1.test(P, hw, near, margin)  # (V, n_chunks)
+        chunks = np.flatnonzero(vis1.any(0))
+        runs = (chunks[:, None] * k + np.arange(k)).reshape(-1)  # runs of the chunks some camera may see
+        vis = np.zeros((V, self.num_runs), dtype=bool)
+        front = np.zeros((V, self.num_runs), dtype=bool)
+        if runs.size:
+            vv, ff = self.level2.test(P, hw, near, margin, runs)
+            vis[:, runs] = vv & np.repeat(vis1[:, chunks], k, axis=1)
+            front[:, runs] = ff
+        return vis, front
 
-    def visible(self, P: np.ndarray, hw: tuple[int, int], near: float, margin: float = 1.0) -> np.ndarray:
-        """``(V, n_chunks)`` bool: the ``visible`` half of :meth:`classify`."""
-        return self.classify(P, hw, near, margin)[0]
-
-    def gather(self, chunks: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Positions ``(3, n)`` and int32 keys ``low (n,)`` of the given chunk ids (``n = len * chunk``); the padding
-        slots of the last chunk are set to NaN here (so a sum over the points counts every token once)."""
-        chunks = np.ascontiguousarray(chunks, dtype=np.int64)
-        ids = torch.from_numpy(chunks).to(self.xyz.device)
-        xyz = self.xyz.index_select(1, ids)  # (3, len, chunk), a copy
-        if self.pad and chunks.size and chunks[-1] == self.num_chunks - 1:  # ids are sorted
-            xyz[:, -1, self.chunk - self.pad :] = math.nan
+    def gather(self, runs: np.ndarray) -> tuple[Tensor, Tensor]:
+        """Positions ``(3, n)`` and int32 keys ``low (n,)`` of the given run ids (``n = len * sub``); padding slots
+        are set to NaN here (so a sum over the points counts every token once)."""
+        runs = np.ascontiguousarray(runs, dtype=np.int64)
+        ids = torch.from_numpy(runs).to(self.xyz.device)
+        xyz = self.xyz.index_select(1, ids)  # (3, len, sub), a copy
+        if self.pad:
+            slot = torch.arange(self.sub, device=ids.device) + ids[:, None] * self.sub
+            xyz[:, slot >= self.num_tokens] = math.nan
         return xyz.reshape(3, -1), self.low.index_select(0, ids).reshape(-1)
 
     def gather_views(self, visible: np.ndarray) -> tuple[Tensor, Tensor]:
-        """Per-view candidates: positions ``(3, V, n)`` and int32 keys ``low (V, n)`` of each view's visible
-        chunks, each list padded to the longest by repeating the view's first chunk (duplicates change no
-        z-buffer result; a view with no visible chunk gets chunk 0, none of whose tokens land on its grid).
+        """Per-view candidates: positions ``(3, V, n)`` and int32 keys ``low (V, n)`` of each view's visible runs,
+        each list padded to the longest by repeating the view's first run (duplicates change no z-buffer result; a
+        view with no visible run gets run 0, none of whose tokens land on its grid).
 
         Args:
-            visible: ``(V, n_chunks)`` bool from :meth:`classify`.
+            visible: ``(V, n_runs)`` bool from :meth:`classify`.
         """
-        V, nc = visible.shape
+        V = visible.shape[0]
         count = visible.sum(1)
         cmax = max(int(count.max()), 1)
         ids = np.zeros((V, cmax), dtype=np.int64)
@@ -159,5 +209,5 @@ class ChunkIndex:
             ids[v, : nz.size] = nz
             ids[v, nz.size :] = nz[0] if nz.size else 0
         t = torch.from_numpy(ids.reshape(-1)).to(self.xyz.device)
-        xyz = self.xyz.index_select(1, t).view(3, V, cmax * self.chunk)
-        return xyz, self.low.index_select(0, t).view(V, cmax * self.chunk)
+        xyz = self.xyz.index_select(1, t).view(3, V, cmax * self.sub)
+        return xyz, self.low.index_select(0, t).view(V, cmax * self.sub)

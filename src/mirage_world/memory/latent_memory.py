@@ -481,8 +481,10 @@ class LatentSpatialMemory:
         return gather_read(self.latents, winner, zbuf, torch.float32, self.scale)
 
     # ------------------------------------------------------------------ read internals
-    #: tokens per chunk of the read index; memories with fewer than ``2 * INDEX_CHUNK`` tokens are not indexed
+    #: tokens per level-1 box of the read index; memories with fewer than ``2 * INDEX_CHUNK`` tokens are not indexed
     INDEX_CHUNK = 256
+    #: tokens per level-2 box (and per gathered run) of the read index; divides ``INDEX_CHUNK``
+    INDEX_SUB = 32
 
     def _read_index(self) -> ChunkIndex | None:
         """The Morton-chunk index of the current positions, rebuilt when they changed (``None`` for small memories)."""
@@ -491,8 +493,9 @@ class LatentSpatialMemory:
             return None
         key = (self.positions.data_ptr(), self.positions._version, N)
         idx = self._index
-        if idx is None or idx.key != key or idx.chunk != self.INDEX_CHUNK:
-            idx = self._index = ChunkIndex(self.positions, self.INDEX_CHUNK)
+        sub = min(self.INDEX_SUB, self.INDEX_CHUNK)
+        if idx is None or idx.key != key or (idx.chunk, idx.sub) != (self.INDEX_CHUNK, sub):
+            idx = self._index = ChunkIndex(self.positions, self.INDEX_CHUNK, sub)
         return idx
 
     def _candidates(self, P: np.ndarray, hw: tuple[int, int], per_view: bool = True) -> tuple[Tensor, Tensor, bool]:
