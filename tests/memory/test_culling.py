@@ -157,11 +157,13 @@ def test_index_runs_cover_every_token_once_with_tight_boxes():
     g = torch.Generator().manual_seed(1)
     pos = torch.randn(1000, 3, generator=g) * 3
     idx = ChunkIndex(pos, chunk=64, sub=16)
-    assert idx.num_chunks == 16 and idx.num_runs == 64 and idx.pad == 24
-    tok = (999 - idx.low.reshape(-1).long())[:1000]
+    assert idx.num_runs == 4 * idx.num_chunks and 63 <= idx.num_runs <= 63 + 8 * 2  # padding per octree cell
+    tok = (999 - idx.low.long())[idx.valid]
     assert torch.equal(torch.sort(tok).values, torch.arange(1000))
-    xyz = idx.xyz.reshape(3, -1)[:, :1000].T
+    xyz = idx.xyz.permute(1, 2, 0)[idx.valid]
     assert torch.equal(xyz, pos[tok])
+    pad_tok = (999 - idx.low.long())[~idx.valid]  # padding repeats real tokens
+    assert ((pad_tok >= 0) & (pad_tok < 1000)).all()
     for boxes, run in ((idx.level1, 64), (idx.level2, 16)):
         for c in range(boxes.lo.shape[0]):
             pts = idx.xyz.reshape(3, -1)[:, c * run : (c + 1) * run].T.double().numpy()

@@ -94,8 +94,9 @@ class _Boxes:
 class ChunkIndex:
     """Morton-ordered runs of token positions with bounding boxes at two levels.
 
-    Tokens are sorted by Morton code and stored in that order (structure of arrays), padded to a multiple of
-    ``chunk`` by repeating the last token. Boxes are kept for every run of ``chunk`` slots (level 1) and of ``sub``
+    Tokens are sorted by Morton code and stored in that order (structure of arrays) as runs of ``sub`` slots; a run
+    never straddles a cell of a coarse octree level (so no run spans a Morton jump) and is padded by repeating its
+    last token; whole padding runs complete the last ``chunk``. Boxes are kept for every run of ``chunk`` slots (level 1) and of ``sub``
     slots (level 2, ``chunk`` a multiple of ``sub``): a read tests the level-1 boxes, then the level-2 boxes inside
     the surviving chunks only, and gathers surviving runs of ``sub`` tokens -- tight culling at the cost of a coarse
     test. The heavy arrays live on the memory's device; the boxes and the tests are on the host in numpy (a handful
@@ -108,7 +109,8 @@ class ChunkIndex:
     Attributes:
         xyz: ``(3, n_runs, sub)`` float32 positions in Morton order.
         low: ``(n_runs, sub)`` int32 z-buffer tie-break key ``N - 1 - token`` of each slot (token = ``N - 1 - low``).
-        pad: padding slots at the end (repeats of the last token: harmless for a z-buffer, same key).
+        valid: ``(n_runs, sub)`` bool, False on padding slots (repeats of their run's last token: harmless for a
+            z-buffer, same key; set to NaN by :meth:`gather` for sums).
         key: ``(data_ptr, version, N)`` of the positions it was built from (stale when they change).
     """
 
@@ -121,17 +123,46 @@ class ChunkIndex:
             raise ValueError(f"can index 1 .. 2**31 - 1 tokens, got {N}")
         if chunk % sub:
             raise ValueError(f"chunk ({chunk}) must be a multiple of sub ({sub})")
-        order = torch.sort(morton_codes(positions), stable=True).indices
-        nc = -(-N // chunk)
-        pad = nc * chunk - N
-        if pad:
-            order = torch.cat([order, order[-1:].expand(pad)])
-        xyz = positions.index_select(0, order).T.contiguous()  # (3, nc * chunk)
+        dev = positions.device
+        codes, order = torch.sort(morton_codes(positions), stable=True)
+        # runs never straddle a cell of the octree level L (the deepest level that still holds >= 4 runs of tokens
+        # per occupied cell on average): a run crossing a Morton jump would get a box spanning the jump
+        seg_start = torch.zeros(N, dtype=torch.bool, device=dev)
+        seg_start[0] = True
+        for level in range(10, 0, -1):
+            cell = codes >> (3 * (21 - level))
+            change = torch.cat([torch.ones(1, dtype=torch.bool, device=dev), cell[1:] != cell[:-1]])
+            if N >= 4 * sub * int(change.sum()):
+                seg_start = change
+                break
+        seg = torch.cumsum(seg_start, 0) - 1  # (N,) segment of each sorted token
+        starts = torch.nonzero(seg_start).squeeze(1)  # (S,)
+        counts = torch.diff(torch.cat([starts, torch.tensor([N], device=dev)]))
+        rank = torch.arange(N, device=dev) - starts[seg]  # position inside its segment
+        runs_per_seg = -(-counts // sub)
+        run_offset = torch.cumsum(runs_per_seg, 0) - runs_per_seg
+        n_runs = int(runs_per_seg.sum())
+        k = chunk // sub
+        n_runs_padded = -(-n_runs // k) * k  # whole level-1 chunks
+        slot = (run_offset[seg] + rank // sub) * sub + rank % sub  # (N,) slot of each sorted token
+        tok = torch.full((n_runs_padded * sub,), -1, dtype=torch.int64, device=dev)
+        tok[slot] = order
+        valid = tok >= 0
+        # padding slots repeat the last token of their run (the last token overall for whole padding runs): the
+        # same key twice changes no z-buffer result and no box
+        last_slot = torch.zeros(n_runs_padded, dtype=torch.int64, device=dev)
+        last_slot.scatter_reduce_(0, slot // sub, slot, reduce="amax", include_self=False)
+        is_real_run = torch.zeros(n_runs_padded, dtype=torch.bool, device=dev)
+        is_real_run[slot // sub] = True
+        fill = torch.where(is_real_run, tok[last_slot], order[-1])  # (n_runs_padded,) token repeated in the padding
+        tok = torch.where(valid, tok, fill.repeat_interleave(sub))
+        xyz = positions.index_select(0, tok).T.contiguous()  # (3, n_runs_padded * sub)
         self.level1 = _Boxes(xyz, chunk)
         self.level2 = _Boxes(xyz, sub)
         self.xyz = xyz.view(3, -1, sub)
-        self.low = ((N - 1) - order).to(torch.int32).view(-1, sub)
-        self.pad, self.chunk, self.sub, self.num_tokens = pad, chunk, sub, N
+        self.low = ((N - 1) - tok).to(torch.int32).view(-1, sub)
+        self.valid = valid.view(-1, sub)  # (n_runs, sub): False on padding slots
+        self.chunk, self.sub, self.num_tokens = chunk, sub, N
         self.key = (positions.data_ptr(), positions._version, N)
 
     @property
@@ -147,7 +178,7 @@ class ChunkIndex:
     @property
     def nbytes(self) -> int:
         """Bytes held by the index (not part of the memory's saved state; rebuilt from the positions)."""
-        dev = sum(t.numel() * t.element_size() for t in (self.xyz, self.low))  # on the memory's device
+        dev = sum(t.numel() * t.element_size() for t in (self.xyz, self.low, self.valid))  # on the memory's device
         return dev + self.level1.nbytes + self.level2.nbytes
 
     def classify(self, P: np.ndarray, hw: tuple[int, int], near: float, margin: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -187,9 +218,7 @@ class ChunkIndex:
         runs = np.ascontiguousarray(runs, dtype=np.int64)
         ids = torch.from_numpy(runs).to(self.xyz.device)
         xyz = self.xyz.index_select(1, ids)  # (3, len, sub), a copy
-        if self.pad:
-            slot = torch.arange(self.sub, device=ids.device) + ids[:, None] * self.sub
-            xyz[:, slot >= self.num_tokens] = math.nan
+        xyz[:, ~self.valid.index_select(0, ids)] = math.nan
         return xyz.reshape(3, -1), self.low.index_select(0, ids).reshape(-1)
 
     def gather_views(self, visible: np.ndarray) -> tuple[Tensor, Tensor]:
