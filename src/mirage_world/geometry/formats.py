@@ -48,6 +48,7 @@ import json
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -827,7 +828,9 @@ def interpolate_keyframes(values, n: int) -> np.ndarray:
     x = np.linspace(0.0, 1.0, v.size)
     if v.size <= 3:
         return np.interp(xs, x, v)
-    out = UnivariateSpline(x, v, k=3)(xs)
+    with warnings.catch_warnings():  # FITPACK's "maxit reached" on near-degenerate keyframes: the fit is still usable
+        warnings.simplefilter("ignore", UserWarning)
+        out = UnivariateSpline(x, v, k=3)(xs)
     out[0] = v[0]
     if n > 1:
         out[-1] = v[-1]
