@@ -129,12 +129,12 @@ class ChunkIndex:
         # per occupied cell on average): a run crossing a Morton jump would get a box spanning the jump
         seg_start = torch.zeros(N, dtype=torch.bool, device=dev)
         seg_start[0] = True
-        for level in range(10, 0, -1):
+        for level in range(1, 11):  # occupied cells only grow with the level: stop at the first that is too fine
             cell = codes >> (3 * (21 - level))
             change = torch.cat([torch.ones(1, dtype=torch.bool, device=dev), cell[1:] != cell[:-1]])
-            if N >= 4 * sub * int(change.sum()):
-                seg_start = change
+            if N < 4 * sub * int(change.sum()):
                 break
+            seg_start = change
         seg = torch.cumsum(seg_start, 0) - 1  # (N,) segment of each sorted token
         starts = torch.nonzero(seg_start).squeeze(1)  # (S,)
         counts = torch.diff(torch.cat([starts, torch.tensor([N], device=dev)]))
