@@ -273,3 +273,14 @@ def test_cameras_in_any_float_dtype():
         mem.read(K.bfloat16(), c2w.bfloat16(), (6, 10))
     r64 = mem.read(K.double(), c2w.double(), (6, 10))
     assert torch.equal(r64.latent, ref.latent)  # float32 -> float64 cameras: same matrices
+
+
+def test_camera_looking_away_reads_nothing_in_both_modes():
+    mem = LatentSpatialMemory(4)
+    mem.write(torch.randn(4, 32, 32), torch.full((32, 32), 2.0), _K(32, 32, 16.0), torch.eye(4))
+    assert mem._read_index() is not None  # 1024 tokens: indexed, and every run is culled below
+    back = _pose(math.pi)
+    for mode in ("nearest", "bilinear"):
+        r = mem.read(_K(16, 16, 8.0), back, (16, 16), mode=mode)
+        assert r.latent.shape == (1, 4, 16, 16) and r.mask.sum() == 0 and r.latent.abs().sum() == 0
+        assert r.depth.abs().sum() == 0
