@@ -51,21 +51,20 @@ def morton_codes(points: Tensor) -> Tensor:
 
 
 class _Boxes:
-    """Axis-aligned boxes of runs of ``run`` consecutive slots of ``xyz (3, n_slots)``, as float64 numpy centres
-    ``(3, n)``, half extents ``(3, n)`` and per-axis magnitude bounds ``(3, n)`` for the culling tests."""
+    """Axis-aligned boxes of runs of ``run`` consecutive slots of ``xyz (3, n_slots)``: float64 numpy corners
+    ``lo, hi (n, 3)`` and, stacked for the culling tests, centres, half extents and per-axis magnitude bounds
+    ``cem (9, n)``."""
 
     def __init__(self, xyz: Tensor, run: int):
         r = xyz.view(3, -1, run)
         lo = r.amin(2).double().cpu().numpy()  # (3, n)
         hi = r.amax(2).double().cpu().numpy()
         self.lo, self.hi = lo.T.copy(), hi.T.copy()  # (n, 3)
-        self.centre = (lo + hi) / 2
-        self.half = (hi - lo) / 2
-        self.mag = np.maximum(np.abs(lo), np.abs(hi))
+        self.cem = np.concatenate([(lo + hi) / 2, (hi - lo) / 2, np.maximum(np.abs(lo), np.abs(hi))])  # (9, n)
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.lo, self.hi, self.centre, self.half, self.mag))
+        return sum(a.nbytes for a in (self.lo, self.hi, self.cem))
 
     def test(self, P: np.ndarray, hw: tuple[int, int], near: float, margin: float,
              ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,17 +76,22 @@ class _Boxes:
         """
         h, w = hw
         m = float(margin)
-        c, e, mag = (self.centre, self.half, self.mag) if ids is None else (self.centre[:, ids], self.half[:, ids],
-                                                                          self.mag[:, ids])
+        cem = self.cem if ids is None else self.cem[:, ids]  # (9, n): centre, half extent, magnitude bound
         A = np.array([[0, 0, 1], [1, 0, m], [-1, 0, w + m], [0, 1, m], [0, -1, h + m]], dtype=np.float64)
         F = A @ P  # (V, 5, 4): behind (Z - near), left, right, top, bottom
         F[:, 0, 3] -= near
-        mid = F[:, :, :3] @ c + F[:, :, 3:]  # (V, 5, n)
-        spread = np.abs(F[:, :, :3]) @ e
-        B = np.abs(P[:, :, :3]) @ mag + np.abs(P[:, :, 3:])  # (V, 3, n) bound on |terms| of X, Y, Z
-        tol = 1e-6 * (np.abs(A) @ B) + 1e-6 * near  # (V, 5, n), above the float32 rounding of the read
-        culled = (mid + spread < -tol).any(1)  # (V, n): some test fails on the whole box
-        front = mid[:, 0] - spread[:, 0] > tol[:, 0]  # Z - near > tol on the whole box
+        # slack tol = 1e-6 x |A| (|P| [mag; 1]) + 1e-6 near: a bound on the terms, above the read's float32 rounding
+        G = 1e-6 * (np.abs(A) @ np.abs(P))  # (V, 5, 4)
+        G[:, :, 3] += 1e-6 * near
+        # rows 0-4: max of f + tol over the box (< 0: culled); row 5: min of (Z - near) - tol (> 0: wholly in front)
+        W = np.concatenate([
+            np.concatenate([F[:, :, :3], np.abs(F[:, :, :3]), G[:, :, :3]], 2),
+            np.concatenate([F[:, :1, :3], -np.abs(F[:, :1, :3]), -G[:, :1, :3]], 2),
+        ], 1)  # (V, 6, 9)
+        b = np.concatenate([F[:, :, 3] + G[:, :, 3], F[:, :1, 3] - G[:, :1, 3]], 1)[..., None]  # (V, 6, 1)
+        r = W @ cem + b  # (V, 6, n)
+        culled = (r[:, :5] < 0).any(1)  # (V, n): some test fails on the whole box
+        front = r[:, 5] > 0
         return ~culled, front
 
 
