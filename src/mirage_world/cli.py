@@ -117,7 +117,8 @@ def generate(
 
 def _memory_config(memory_dtype: str, voxel_size: str, fusion: str, capacity, splat: str):
     """The pipeline's :class:`~mirage_world.pipelines.MemoryConfig` from the CLI options (``InputError`` if bad)."""
-    from .memory.latent_memory import FUSION_POLICIES, SPLAT_MODES, STORAGE_DTYPES
+    from .memory.latent_memory import FUSION_POLICIES, STORAGE_DTYPES
+    from .memory.splat import SPLAT_MODES
     from .pipelines.pipeline_mirage import MemoryConfig
 
     for name, value, allowed in (("--memory-dtype", memory_dtype, STORAGE_DTYPES), ("--fusion", fusion, FUSION_POLICIES),

@@ -71,6 +71,7 @@ from mirage_world.geometry.trajectory import (
     _nearest_rotation,
     _open_existing,
     _rotation_problem,
+    parse_finite_floats,
     read_c2w_npy,
     read_re10k,
 )
@@ -314,15 +315,7 @@ def _parse_spatia_intrinsics(p: Path) -> np.ndarray:
     toks = [t for t in re.split(r"[,\s]+", body.strip()) if t]
     if len(toks) != 4:
         raise InputError(f"{p}:{lineno}: expected 4 numbers [fx, fy, cx, cy], found {len(toks)}")
-    vals = []
-    for k, t in enumerate(toks):
-        try:
-            v = float(t)
-        except ValueError:
-            raise InputError(f"{p}:{lineno}: value {k + 1} ({t[:40]!r}) is not a number") from None
-        if not math.isfinite(v):
-            raise InputError(f"{p}:{lineno}: value {k + 1} ({t[:40]!r}) is not finite")
-        vals.append(v)
+    vals = parse_finite_floats(toks, f"{p}:{lineno}")
     if not (vals[0] > 0 and vals[1] > 0):
         raise InputError(f"{p}:{lineno}: focal lengths must be positive, got fx={vals[0]:g}, fy={vals[1]:g}")
     return np.array(vals)
@@ -774,16 +767,7 @@ def read_viewcrafter(path) -> ViewCrafterKeyframes:
         )
     out = []
     for (lineno, line), name in zip(lines, ("phi", "theta", "r")):
-        toks = line.replace(",", " ").split()
-        vals = []
-        for k, t in enumerate(toks):
-            try:
-                v = float(t)
-            except ValueError:
-                raise InputError(f"{p}:{lineno}: {name} value {k + 1} ({t[:40]!r}) is not a number") from None
-            if not math.isfinite(v):
-                raise InputError(f"{p}:{lineno}: {name} value {k + 1} ({t[:40]!r}) is not finite")
-            vals.append(v)
+        vals = parse_finite_floats(line.replace(",", " ").split(), f"{p}:{lineno}", f"{name} value")
         out.append(np.array(vals, dtype=np.float64))
     if (out[2] <= -1).any():
         raise InputError(f"{p}:{lines[2][0]}: radius offsets r must be > -1 (radius (1 + r) x centre depth)")

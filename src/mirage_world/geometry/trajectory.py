@@ -232,6 +232,24 @@ def _open_existing(path, what: str) -> Path:
     return p
 
 
+def parse_finite_floats(tokens, where: str, label: str = "value") -> list[float]:
+    """Parse text tokens as finite floats.
+
+    Raises:
+        InputError: ``"{where}: {label} {k} ('tok') is not a number"`` / ``"... is not finite"`` (1-based ``k``).
+    """
+    values = []
+    for k, tok in enumerate(tokens):
+        try:
+            v = float(tok)
+        except ValueError:
+            raise InputError(f"{where}: {label} {k + 1} ({tok[:40]!r}) is not a number") from None
+        if not math.isfinite(v):
+            raise InputError(f"{where}: {label} {k + 1} ({tok[:40]!r}) is not finite")
+        values.append(v)
+    return values
+
+
 def read_re10k(path) -> ReadPath:
     """Read a RealEstate10K camera file.
 
@@ -282,15 +300,7 @@ def read_re10k(path) -> ReadPath:
                 f"{where}: expected 19 numbers (timestamp, fx fy cx cy, 0 0, 3x4 world-to-camera matrix), "
                 f"found {len(tokens)}"
             )
-        values = []
-        for k, tok in enumerate(tokens):
-            try:
-                v = float(tok)
-            except ValueError:
-                raise InputError(f"{where}: value {k + 1} ({tok[:40]!r}) is not a number") from None
-            if not math.isfinite(v):
-                raise InputError(f"{where}: value {k + 1} ({tok[:40]!r}) is not finite")
-            values.append(v)
+        values = parse_finite_floats(tokens, where)
         ts = values[0]
         if not ts.is_integer() or abs(ts) >= 2.0**63:
             raise InputError(f"{where}: timestamp {tokens[0][:40]!r} is not an integer number of microseconds")

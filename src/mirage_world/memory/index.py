@@ -166,7 +166,7 @@ class ChunkIndex:
         self.xyz = xyz.view(3, -1, sub)
         self.low = ((N - 1) - tok).to(torch.int32).view(-1, sub)
         self.valid = valid.view(-1, sub)  # (n_runs, sub): False on padding slots
-        self.chunk, self.sub, self.num_tokens = chunk, sub, N
+        self.chunk, self.sub = chunk, sub
         self.key = (positions.data_ptr(), positions._version, N)
 
     @property

@@ -33,29 +33,10 @@ from .splat import (
     gather_read,
     read_matrices_np,
     splat_core,
-    splat_read,
-    splat_read_reference,
     zbuffer_core,
-    zbuffer_read,
-    zbuffer_read_reference,
-    zbuffer_winners,
 )
 
-__all__ = [
-    "LatentSpatialMemory",
-    "MemoryRead",
-    "pool_depth_to_grid",
-    "zbuffer_read",
-    "zbuffer_read_reference",
-    "zbuffer_winners",
-    "check_cameras",
-    "splat_read",
-    "splat_read_reference",
-    "deterministic_scatter_sum",
-    "quantize_int8",
-    "SPLAT_MODES",
-    "STORAGE_DTYPES",
-]
+__all__ = ["LatentSpatialMemory", "pool_depth_to_grid", "quantize_int8", "STORAGE_DTYPES"]
 
 #: name -> torch dtype of the stored latents
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}

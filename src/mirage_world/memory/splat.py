@@ -292,15 +292,13 @@ def _zbuffer_winners_two_pass(points: Tensor, K: Tensor, c2w: Tensor, hw: tuple[
     return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
 
 
-def gather_read(table: Tensor, winner: Tensor, zbuf: Tensor, out_dtype=None, scale: Tensor | None = None,
-                mask_dtype=None) -> MemoryRead:
+def gather_read(table: Tensor, winner: Tensor, zbuf: Tensor, out_dtype=None, scale: Tensor | None = None) -> MemoryRead:
     """Build a :class:`MemoryRead` from per-pixel winners: one gather of the winning rows.
 
     Args:
         table: ``(N, C)`` stored token values (any dtype; int8 with ``scale``).
         winner: ``(V, h, w)`` int64 row of ``table`` per pixel, -1 where none; zbuf: ``(V, h, w)`` depth.
-        out_dtype: latent dtype (default ``table.dtype``); scale: ``(C,)`` int8 dequantisation scales.
-        mask_dtype: mask dtype (default ``out_dtype``).
+        out_dtype: latent and mask dtype (default ``table.dtype``); scale: ``(C,)`` int8 dequantisation scales.
 
     Returns:
         :class:`MemoryRead`, latent ``(V, C, h, w)`` in channels-last memory format.
@@ -318,7 +316,7 @@ def gather_read(table: Tensor, winner: Tensor, zbuf: Tensor, out_dtype=None, sca
             rows = rows * scale.to(out_dtype)
         rows.index_fill_(0, (~covered).nonzero().squeeze(1), 0)  # (much faster than a broadcast masked_fill_)
     depth = torch.where(covered, zbuf.reshape(-1), torch.zeros((), dtype=zbuf.dtype, device=zbuf.device))
-    mask = covered.to(out_dtype if mask_dtype is None else mask_dtype).reshape(V, 1, h, w)
+    mask = covered.to(out_dtype).reshape(V, 1, h, w)
     return MemoryRead(rows.view(V, h, w, C).permute(0, 3, 1, 2), mask, depth.reshape(V, h, w))
 
 

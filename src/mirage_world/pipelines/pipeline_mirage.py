@@ -42,7 +42,8 @@ from diffusers.utils import BaseOutput
 from scipy import ndimage
 
 from ..geometry.camera import rescale_intrinsics
-from ..memory.latent_memory import LatentSpatialMemory, MemoryRead, pool_depth_to_grid
+from ..memory.latent_memory import LatentSpatialMemory, pool_depth_to_grid
+from ..memory.splat import MemoryRead
 
 __all__ = ["MiragePipeline", "MiragePipelineOutput", "MemoryConfig", "SegmentInfo", "fill_depth_nearest",
            "denoiser_input", "pool_keep_to_grid"]
