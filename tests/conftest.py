@@ -36,6 +36,28 @@ def make_micro_pipeline():
     return MiragePipeline(vae=vae, transformer=tr, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
 
 
+def make_micro_taef2_pipeline():
+    """A random-init pipeline with a per-frame TAEF2-architecture VAE (8x, temporal factor 1) at width 8."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from mirage_world.models.taef2 import AutoencoderTAEF2
+    from mirage_world.models.tiny import make_tiny_transformer
+    from mirage_world.pipelines import MiragePipeline
+
+    torch.manual_seed(0)
+    vae = AutoencoderTAEF2(latent_channels=8, width=8)
+    tr = make_tiny_transformer(8, num_attention_heads=2, attention_head_dim=16, ffn_dim=64, num_layers=1, freq_dim=32)
+    return MiragePipeline(vae=vae, transformer=tr, scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0))
+
+
+@pytest.fixture(scope="session")
+def micro_taef2_pipeline_dir(tmp_path_factory) -> Path:
+    """The per-frame micro pipeline written with ``save_pretrained``."""
+    d = tmp_path_factory.mktemp("micro_taef2_pipeline")
+    make_micro_taef2_pipeline().save_pretrained(d)
+    return d
+
+
 @pytest.fixture(scope="session")
 def micro_pipeline_dir(tmp_path_factory) -> Path:
     """The micro pipeline written with ``save_pretrained`` (reloaded through ``from_pretrained`` by users)."""

@@ -222,6 +222,19 @@ def test_memory_options_exclude_mask_and_saved_memory(inputs, micro_pipeline_dir
     assert pm.num_tokens > 0 and bool((pm.positions[:, 0] > 0).all())
 
 
+@pytest.mark.parametrize("extra, memory_on", [(["--memory", "off"], False),
+                                               (["--guidance", "none", "--start-sigma", "0.6"], True)])
+def test_per_frame_vae_and_sampling_options(inputs, micro_taef2_pipeline_dir, tmp_path, extra, memory_on):
+    """A per-frame (TAEF2-architecture) micro model runs the CLI end to end; the sampling options reach OUT.json."""
+    out = tmp_path / "f.mp4"
+    _ok(_invoke([*_base(inputs, micro_taef2_pipeline_dir, out), *extra, "--side-by-side"]))
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert read_video(out).shape == (FRAMES, H, W, 3)
+    assert meta["sampling"]["memory"] == ("on" if memory_on else "off")
+    assert (meta["segments"][0]["memory_tokens"] > 0) == memory_on
+    assert out.with_name("f_sbs.mp4").exists()
+
+
 def test_default_memory_is_fused_float16(smoke):
     out, _ = smoke
     m = json.loads(out.with_name("OUT.json").read_text())["memory"]
@@ -355,6 +368,10 @@ BAD_CASES = {
     "missing exclude mask": (lambda i, t: {"exclude_mask": t / "no_mask.png"}, "no_mask.png"),
     "exclude mask wrong size": (lambda i, t: {"exclude_mask": i["depth_small.png"]}, "32x24"),
     "exclude mask covers all": (lambda i, t: {"exclude_mask": i["mask_all.png"]}, "--exclude-mask"),
+    "bad guidance": (lambda i, t: {"guidance": "repaint"}, "--guidance"),
+    "bad guidance end": (lambda i, t: {"guidance_end": "1.5"}, "--guidance-end"),
+    "bad start sigma": (lambda i, t: {"start_sigma": "0"}, "--start-sigma"),
+    "bad memory switch": (lambda i, t: {"memory": "maybe"}, "--memory"),
 }
 
 

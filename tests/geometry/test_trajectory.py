@@ -1,4 +1,5 @@
-"""Tests for mirage_world.geometry.trajectory (camera path readers, resampling, scale rule, presets)."""
+"""Tests for mirage_world.geometry.trajectory (relative-to-first, resampling, scale rule, presets, closed loops,
+load_trajectory). The readers are tested in tests/geometry/camera_files."""
 
 from __future__ import annotations
 
@@ -8,20 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
 from mirage_world.errors import InputError
 from mirage_world.geometry.camera import invert_pose, project_points
+from mirage_world.geometry.camera_files import read_re10k
 from mirage_world.geometry.trajectory import (
+    CLOSED_LOOP_PRESETS,
     PRESETS,
     Trajectory,
     auto_trajectory_scale,
     load_trajectory,
     make_preset,
-    read_c2w_npy,
-    read_re10k,
     relative_to_first,
     resample_path,
     scale_translation,
@@ -52,36 +51,10 @@ def _angle_deg(R: np.ndarray) -> float:
     return float(np.degrees(np.linalg.norm(Rotation.from_matrix(R).as_rotvec())))
 
 
-def _write_re10k(path: Path, stamps, intr, w2c) -> None:
-    lines = ["https://www.youtube.com/watch?v=test"]
-    for ts, k, M in zip(stamps, intr, w2c):
-        nums = [repr(float(x)) for x in k] + ["0", "0"] + [repr(float(x)) for x in np.asarray(M)[:3, :4].ravel()]
-        lines.append(" ".join([str(int(ts))] + nums))
-    path.write_text("\n".join(lines) + "\n")
-
-
 K = torch.tensor([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]], dtype=torch.float64)
 
 
-# ------------------------------------------------------------------------------------------------ RealEstate10K
-
-
-def test_read_real_re10k_file():
-    rp = read_re10k(_need(RE10K))
-    assert rp.c2w.shape == (16, 4, 4) and rp.c2w.dtype == torch.float64
-    assert rp.intrinsics_norm.shape == (16, 4)
-    assert rp.timestamps_us.dtype == torch.int64 and rp.timestamps_us[0].item() == 158692025
-    assert rp.url.startswith("https://")
-    R = rp.c2w[:, :3, :3]
-    eye = torch.eye(3, dtype=torch.float64).expand(16, 3, 3)
-    assert torch.allclose(R @ R.transpose(-1, -2), eye, atol=1e-12)
-    assert torch.allclose(torch.linalg.det(R), torch.ones(16, dtype=torch.float64), atol=1e-12)
-    assert torch.equal(rp.c2w[:, 3], torch.tensor([0.0, 0, 0, 1], dtype=torch.float64).expand(16, 4))
-    # Round trip: inverting c2w gives back the stored w2c (stored with 9 decimals).
-    stored = np.array([[float(x) for x in line.split()] for line in RE10K.read_text().splitlines()[1:] if line.strip()])
-    w2c = invert_pose(rp.c2w).numpy()[:, :3, :4].reshape(16, 12)
-    assert np.abs(w2c - stored[:, 7:19]).max() < 1e-6
-    assert np.allclose(rp.intrinsics_norm.numpy(), stored[:, 1:5])
+# ------------------------------------------------------------------------------------------------ relative_to_first
 
 
 def test_relative_to_first_identity_and_relative_motion():
@@ -92,142 +65,6 @@ def test_relative_to_first_identity_and_relative_motion():
     a = invert_pose(c2w[3]) @ c2w[9]
     b = invert_pose(rel[3]) @ rel[9]
     assert torch.allclose(a, b, atol=1e-10)
-
-
-_unit = st.floats(-1.0, 1.0, allow_nan=False)
-
-
-@st.composite
-def _frames(draw):
-    n = draw(st.integers(1, 5))
-    stamps, intr, w2c = [], [], []
-    for _ in range(n):
-        q = np.array([draw(_unit) for _ in range(4)])
-        if np.linalg.norm(q) < 1e-3:
-            q = np.array([0.0, 0.0, 0.0, 1.0])
-        R = Rotation.from_quat(q).as_matrix()
-        t = [draw(st.floats(-100, 100, allow_nan=False)) for _ in range(3)]
-        w2c.append(np.hstack([R, np.array(t)[:, None]]))
-        intr.append([draw(st.floats(0.05, 5.0)), draw(st.floats(0.05, 5.0)), draw(_unit), draw(_unit)])
-        stamps.append(draw(st.integers(0, 2**53)))
-    return stamps, intr, w2c
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(_frames())
-def test_re10k_roundtrip_property(tmp_path_factory, frames):
-    stamps, intr, w2c = frames
-    path = tmp_path_factory.mktemp("re10k") / "cams.txt"
-    _write_re10k(path, stamps, intr, w2c)
-    rp = read_re10k(path)
-    assert rp.timestamps_us.tolist() == stamps
-    assert np.allclose(rp.intrinsics_norm.numpy(), np.array(intr), rtol=0, atol=0)
-    back = invert_pose(rp.c2w).numpy()[:, :3, :4]
-    assert np.abs(back - np.stack(w2c)).max() < 1e-9
-
-
-_token = st.one_of(
-    st.sampled_from(["0", "1", "-1", "0.5", "nan", "inf", "-inf", "1e400", "abc", "0x10", "1,5", "--1", "", "1.2.3"]),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6),
-)
-_line = st.one_of(
-    st.lists(_token, min_size=0, max_size=22).map(" ".join),
-    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
-)
-
-
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(_line, min_size=0, max_size=4), st.booleans())
-def test_re10k_garbage_only_raises_input_error(tmp_path_factory, lines, with_url):
-    path = tmp_path_factory.mktemp("garbage") / "cams.txt"
-    header = ["https://example.com/v"] if with_url else []
-    path.write_text("\n".join(header + lines), encoding="utf-8")
-    try:
-        rp = read_re10k(path)
-    except InputError as e:
-        assert str(path) in str(e)
-    else:  # by chance valid: then it really must be valid
-        R = rp.c2w[:, :3, :3]
-        assert torch.allclose(R @ R.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand_as(R), atol=1e-9)
-
-
-def _valid_line(R=np.eye(3), t=(0, 0, 0), ts="100"):
-    M = np.hstack([R, np.asarray(t, float)[:, None]])
-    return " ".join([ts, "0.5", "0.8", "0.5", "0.5", "0", "0"] + [repr(float(x)) for x in M.ravel()])
-
-
-@pytest.mark.parametrize(
-    "body, lineno, fragment",
-    [
-        ([_valid_line(), "1 2 3"], 3, "expected 19 numbers"),
-        ([_valid_line().replace("0.8", "abc", 1)], 2, "not a number"),
-        ([_valid_line().replace("0.8", "nan", 1)], 2, "not finite"),
-        ([_valid_line(R=np.zeros((3, 3)))], 2, "not orthonormal"),
-        ([_valid_line(R=2 * np.eye(3))], 2, "not orthonormal"),
-        ([_valid_line(R=np.diag([1.0, 1.0, -1.0]))], 2, "reflection"),
-        ([_valid_line(ts="1.5")], 2, "timestamp"),
-        ([_valid_line().replace(" 0.5 0.8", " -0.5 0.8", 1)], 2, "focal"),
-    ],
-)
-def test_re10k_malformed_lines(tmp_path, body, lineno, fragment):
-    path = tmp_path / "bad.txt"
-    path.write_text("\n".join(["https://x"] + body) + "\n")
-    with pytest.raises(InputError, match=fragment) as ei:
-        read_re10k(path)
-    assert f"{path}:{lineno}" in str(ei.value)
-
-
-def test_re10k_empty_missing_noframes_binary(tmp_path):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("")
-    with pytest.raises(InputError, match="empty"):
-        read_re10k(empty)
-    url_only = tmp_path / "url.txt"
-    url_only.write_text("https://x\n\n")
-    with pytest.raises(InputError, match="no frame"):
-        read_re10k(url_only)
-    with pytest.raises(InputError, match="not found"):
-        read_re10k(tmp_path / "nope.txt")
-    binary = tmp_path / "bin.txt"
-    binary.write_bytes(b"\xff\xfe\x00\x81")
-    with pytest.raises(InputError, match="UTF-8"):
-        read_re10k(binary)
-
-
-# ------------------------------------------------------------------------------------------------ .npy
-
-
-def test_read_c2w_npy_valid_and_invalid(tmp_path):
-    poses = np.stack([_pose(_rot_y(a), [a, 0, 1]) for a in (0, 10, 20)])
-    good = tmp_path / "good.npy"
-    np.save(good, poses)
-    out = read_c2w_npy(good)
-    assert out.dtype == torch.float64 and torch.allclose(out, torch.from_numpy(poses), atol=1e-12)
-
-    def bad(arr, fragment):
-        f = tmp_path / "bad.npy"
-        np.save(f, arr)
-        with pytest.raises(InputError, match=fragment):
-            read_c2w_npy(f)
-
-    bad(poses[:, :3], r"shape \(N, 4, 4\)")
-    nan = poses.copy()
-    nan[1, 0, 3] = np.nan
-    bad(nan, "pose 1 contains NaN")
-    row = poses.copy()
-    row[2, 3, 0] = 0.5
-    bad(row, "pose 2 last row")
-    scaled = poses.copy()
-    scaled[0, :3, :3] *= 1.1
-    bad(scaled, "not orthonormal")
-    refl = poses.copy()
-    refl[0, :3, :3] = np.diag([1.0, -1.0, 1.0])
-    bad(refl, "reflection")
-    bad(np.array(["a"] * 16).reshape(1, 4, 4), "numeric")
-    junk = tmp_path / "junk.npy"
-    junk.write_bytes(b"not numpy")
-    with pytest.raises(InputError, match="cannot read"):
-        read_c2w_npy(junk)
 
 
 # ------------------------------------------------------------------------------------------------ resampling
@@ -395,3 +232,46 @@ def test_orbit_keeps_target_centred_and_moves_sideways():
         assert torch.allclose(z, torch.full((7, 1), d, dtype=torch.float64))
         assert side * P[-1, 0, 3].item() == pytest.approx(d * math.sin(math.radians(30)))
         assert _angle_deg(P[-1, :3, :3].numpy()) == pytest.approx(30.0)
+
+
+# ------------------------------------------------------------------------------------------------ closed loops
+
+
+def test_closed_loop_presets():
+    d = 2.0
+    assert set(CLOSED_LOOP_PRESETS) <= set(PRESETS)
+    for name in CLOSED_LOOP_PRESETS:
+        for n in (1, 2, 8, 9):
+            P = make_preset(name, n, d)
+            assert P.shape == (n, 4, 4)
+            assert torch.equal(P[0], torch.eye(4, dtype=torch.float64)) and torch.equal(P[-1], P[0]), (name, n)
+            R = P[:, :3, :3]
+            assert torch.allclose(R @ R.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand_as(R), atol=1e-12)
+            if name != "orbit_360":
+                assert torch.equal(P, torch.flip(P, [0])), name  # pose k == pose n-1-k
+    oab = make_preset("out_and_back", 9, d)
+    assert oab[:, 2, 3].tolist() == pytest.approx([0, 0.25, 0.5, 0.75, 1.0, 0.75, 0.5, 0.25, 0])
+    orb = make_preset("orbit_360", 9, d)
+    uv, z = project_points(torch.tensor([[0.0, 0.0, d]], dtype=torch.float64), K, orb)
+    assert torch.allclose(uv[:, 0], torch.tensor([320.0, 240.0], dtype=torch.float64).expand(9, 2), atol=1e-9)
+    assert torch.allclose(z[:, 0], torch.full((9,), d, dtype=torch.float64))
+    assert orb[4, :3, 3].tolist() == pytest.approx([0.0, 0.0, 2 * d], abs=1e-12)  # behind the centre halfway
+    assert orb[2, 0, 3].item() < 0  # goes left first, like orbit_left
+    la = make_preset("look_away_and_back", 9, d)
+    assert la[4, :3, 2].tolist() == pytest.approx([0.0, 0.0, -1.0], abs=1e-12)  # looking backwards at the middle
+    assert la[2, 0, 2].item() > 0 and torch.all(la[:, :3, 3] == 0)
+    # rotation-only: no depth needed; the others need it
+    assert torch.equal(load_trajectory("look_away_and_back", 9, None).c2w, make_preset("look_away_and_back", 9, 1.0))
+    with pytest.raises(InputError, match="depth_m or scale"):
+        load_trajectory("orbit_360", 9, None)
+
+
+def test_original_presets_unchanged():
+    # frozen values of the pre-existing presets (d = 2, n = 3): adding presets must not change them
+    c, s = math.cos(math.radians(15)), math.sin(math.radians(15))
+    want = [[c, 0, -s], [0, 1, 0], [s, 0, c]]
+    assert np.allclose(make_preset("pan_left", 3, 2.0)[1, :3, :3].numpy(), want, rtol=0, atol=1e-15)
+    assert make_preset("orbit_right", 3, 2.0)[1, :3, 3].tolist() == pytest.approx([2 * s, 0, 2 - 2 * c])
+    assert make_preset("move_down", 3, 2.0)[2, :3, 3].tolist() == [0, 0.5, 0]
+    assert list(PRESETS)[:11] == ["static", "pan_left", "pan_right", "push_in", "pull_out", "move_left",
+                                  "move_right", "move_up", "move_down", "orbit_left", "orbit_right"]

@@ -1,4 +1,5 @@
-"""Tests of the procedural scene renderer (mirage_world.worlds.scenes). Small sizes: the whole file runs in seconds."""
+"""Tests of the procedural scene renderer (mirage_world.worlds: scene, rooms, raycast, shading, render, camera_paths).
+Small sizes: the whole file runs in seconds."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from mirage_world.worlds import (
     render,
     render_clip,
 )
-from mirage_world.worlds.scenes import _motion_amount
+from mirage_world.worlds.camera_paths import motion_amount
 
 H, W = 40, 56
 
@@ -219,7 +220,7 @@ def test_camera_path_free_space_and_speed():
                                    atol=1e-5, rtol=0)
         assert abs(float(path[0, 1, 2])) < math.sin(math.radians(20))  # roughly horizontal start
         assert (path[:, 1, 0].abs() < 1e-5).all()  # no roll: camera x axis stays horizontal
-        tr, rot = _motion_amount(path[0], path[-1], n - 1)
+        tr, rot = motion_amount(path[0], path[-1], n - 1)
         assert tr <= 1.0 + 1e-4 and rot <= 41.0, (seed, tr, rot)
         assert tr >= 0.2 - 1e-4 or rot >= 5.0 - 1e-3, (seed, tr, rot)
         steps = path[1:, :3, 3] - path[:-1, :3, 3]
@@ -284,14 +285,14 @@ def test_supersampling_keeps_centre_depth():
 
 
 def test_bitwise_identical_across_thread_counts():
-    from mirage_world.worlds import scenes
+    from mirage_world.worlds.textures import clear_noise_cache
 
     prev = torch.get_num_threads()
     outs = []
     try:
         for n in (1, 2):
             torch.set_num_threads(n)
-            scenes._NOISE_CACHE.clear()  # the noise tables are rebuilt under this thread count
+            clear_noise_cache()  # the noise tables are rebuilt under this thread count
             outs.append(render_clip(9, n_frames=2, height=24, width=32))
     finally:
         torch.set_num_threads(prev)

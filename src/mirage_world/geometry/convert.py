@@ -1,9 +1,9 @@
 """Conversions from foreign camera conventions to the package's one convention (the single boundary).
 
 The package convention (:mod:`mirage_world.geometry.camera`): OpenCV camera axes (+x right, +y down, +z forward),
-camera-to-world ``c2w`` 4x4 poses. Every file reader in :mod:`mirage_world.geometry.formats` (and the
-RealEstate10K reader in :mod:`mirage_world.geometry.trajectory`) converts through the functions here, and every
-writer converts back through them, so a convention is spelled out in exactly one place.
+camera-to-world ``c2w`` 4x4 poses. Every file reader in :mod:`mirage_world.geometry.camera_files` converts through
+the functions here, and every writer converts back through them, so a convention is spelled out in exactly one
+place.
 
 Foreign conventions handled:
 

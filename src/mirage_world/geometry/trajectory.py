@@ -1,4 +1,4 @@
-"""Camera paths: RealEstate10K / ``.npy`` readers, resampling, scale rules and named presets.
+"""Camera paths: relative-to-first, resampling, the scale rule, named presets and :func:`load_trajectory`.
 
 Conventions (same as :mod:`mirage_world.geometry.camera`): OpenCV camera axes (+x right, +y down, +z forward),
 poses are camera-to-world ``c2w`` 4x4 matrices, translations in metres once a scale has been applied. Every path
@@ -7,20 +7,17 @@ camera *is* the camera of the input photo, and the world frame is that camera's 
 
 Sources of camera paths:
 
-* **RealEstate10K** text files (Zhou et al., "Stereo Magnification", SIGGRAPH 2018; format as documented by the
-  dataset and by CameraCtrl): line 1 is the source video URL, every further line is one frame of 19 numbers:
-  timestamp in microseconds, ``fx fy cx cy`` normalised by image width/height, two zeros, then the 3x4
-  world-to-camera matrix ``[R|t]`` row-major in OpenCV axes. The translation scale is arbitrary (structure from
-  motion is up to scale), so such paths are rescaled by the rule of :func:`auto_trajectory_scale`.
-* ``.npy`` arrays of shape ``(N, 4, 4)`` holding ``c2w`` matrices, assumed metric.
+* Files in any format of :mod:`mirage_world.geometry.camera_files` (RealEstate10K, Spatia, ``geometry.npz``,
+  WorldScore ``camera_data.json``, nerfstudio ``transforms.json``, ViewCrafter keyframes, c2w ``.npy`` / ``.json``,
+  Open3D ``trajectory.log``); :func:`load_trajectory` dispatches to it by file name, extension and content.
+  Up-to-scale paths (RealEstate10K: structure from motion) are rescaled by the rule of :func:`auto_trajectory_scale`.
 * Named presets (:data:`PRESETS`), named after WorldScore's camera-motion vocabulary (Duan et al., "WorldScore:
   A Unified Evaluation Benchmark for World Generation", 2025), sized relative to the photo's median depth, plus the
   closed loops :data:`CLOSED_LOOP_PRESETS` (the camera comes back to exactly where it started).
-* Every other file format (Spatia, ``geometry.npz``, WorldScore ``camera_data.json``, nerfstudio
-  ``transforms.json``, ViewCrafter keyframes, c2w ``.json``) is read by :mod:`mirage_world.geometry.formats`;
-  :func:`load_trajectory` dispatches to it by file name, extension and content.
-"""
 
+This module imports :mod:`~mirage_world.geometry.camera_files`, never the reverse. ``ReadPath``, ``read_re10k`` and
+``read_c2w_npy`` are re-exported from there for existing callers.
+"""
 from __future__ import annotations
 
 import math
@@ -34,7 +31,10 @@ from scipy.spatial.transform import Rotation, Slerp
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry import camera_files
 from mirage_world.geometry.camera import invert_pose
+from mirage_world.geometry.camera_files import ReadPath, read_c2w_npy, read_re10k
+from mirage_world.geometry.camera_files._common import nearest_rotation
 
 __all__ = [
     "ReadPath",
@@ -56,9 +56,6 @@ __all__ = [
 #: (see :func:`auto_trajectory_scale`).
 AUTO_SCALE_FRACTION = 0.25
 
-#: Tolerance on ``|R R^T - I|`` (max abs entry) and on the last row of a pose for a matrix to count as rigid.
-_ROT_TOL = 1e-3
-_LAST_ROW_TOL = 1e-6
 #: Largest camera displacement (in the path's own units) treated as "no translation at all".
 _ZERO_TRANSLATION = 1e-8
 
@@ -99,26 +96,6 @@ _LOOK_AWAY_DEG = 180.0
 
 
 @dataclass(frozen=True)
-class ReadPath:
-    """A camera path as read from a file.
-
-    Attributes:
-        c2w: ``(N, 4, 4)`` float64 camera-to-world poses (OpenCV axes), in the file's own units.
-        intrinsics_norm: ``(N, 4)`` float64 ``fx, fy, cx, cy`` normalised by image width (``fx, cx``) and height
-            (``fy, cy``); multiply by the image size to get pixels (:func:`mirage_world.io.intrinsics_from_normalized`).
-        timestamps_us: ``(N,)`` int64 frame timestamps in microseconds.
-        url: the source video URL from line 1 (RealEstate10K), stripped.
-        path: the file that was read.
-    """
-
-    c2w: Tensor
-    intrinsics_norm: Tensor
-    timestamps_us: Tensor
-    url: str = ""
-    path: str = ""
-
-
-@dataclass(frozen=True)
 class Trajectory:
     """A camera path ready for generation.
 
@@ -137,28 +114,6 @@ class Trajectory:
 
 # ----------------------------------------------------------------------------------------------------------------
 # validation helpers
-
-
-def _nearest_rotation(R: np.ndarray) -> np.ndarray:
-    """Project ``(..., 3, 3)`` near-rotations onto SO(3) (polar decomposition via SVD)."""
-    U, _, Vt = np.linalg.svd(R)
-    d = np.sign(np.linalg.det(U @ Vt))
-    D = np.zeros_like(R)
-    D[..., 0, 0] = 1.0
-    D[..., 1, 1] = 1.0
-    D[..., 2, 2] = d
-    return U @ D @ Vt
-
-
-def _rotation_problem(R: np.ndarray) -> str | None:
-    """Why a single 3x3 matrix is not a rotation (within :data:`_ROT_TOL`), or ``None`` if it is one."""
-    err = float(np.max(np.abs(R @ R.T - np.eye(3))))
-    if not err <= _ROT_TOL:
-        return f"rotation part is not orthonormal (max |R R^T - I| = {err:.3g} > {_ROT_TOL:g}; singular or scaled?)"
-    det = float(np.linalg.det(R))
-    if det <= 0:
-        return f"rotation part has determinant {det:.3g} (a reflection, not a rotation)"
-    return None
 
 
 def _poses_to_numpy(c2w, name: str = "c2w") -> np.ndarray:
@@ -218,170 +173,6 @@ def _pose_list_to_tensor(c2w: np.ndarray) -> Tensor:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# readers
-
-
-def _open_existing(path, what: str) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise InputError(f"{what} path must be a string or path, got {type(path).__name__}")
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{what} not found: {p}")
-    if not p.is_file():
-        raise InputError(f"{what} is not a file: {p}")
-    return p
-
-
-def parse_finite_floats(tokens, where: str, label: str = "value") -> list[float]:
-    """Parse text tokens as finite floats.
-
-    Raises:
-        InputError: ``"{where}: {label} {k} ('tok') is not a number"`` / ``"... is not finite"`` (1-based ``k``).
-    """
-    values = []
-    for k, tok in enumerate(tokens):
-        try:
-            v = float(tok)
-        except ValueError:
-            raise InputError(f"{where}: {label} {k + 1} ({tok[:40]!r}) is not a number") from None
-        if not math.isfinite(v):
-            raise InputError(f"{where}: {label} {k + 1} ({tok[:40]!r}) is not finite")
-        values.append(v)
-    return values
-
-
-def read_re10k(path) -> ReadPath:
-    """Read a RealEstate10K camera file.
-
-    Format (RealEstate10K dataset, as redistributed by CameraCtrl): line 1 is the source video URL; every further
-    non-blank line holds 19 whitespace-separated numbers: timestamp (microseconds, integer), ``fx fy cx cy``
-    (normalised by image width/height), two zeros (ignored), then the 3x4 world-to-camera matrix ``[R|t]``
-    row-major in OpenCV axes. Translations are up to scale.
-
-    The world-to-camera matrices are inverted to camera-to-world. Rotations are checked to be orthonormal within
-    1e-3 with determinant +1 and then projected exactly onto SO(3) (the files store 9 decimals), so
-    :func:`mirage_world.geometry.camera.invert_pose` is exact on the result; translations are kept as stored.
-
-    Args:
-        path: ``str`` or ``os.PathLike`` of the ``.txt`` file.
-
-    Returns:
-        :class:`ReadPath` with ``c2w`` ``(N, 4, 4)`` float64, ``intrinsics_norm`` ``(N, 4)`` float64,
-        ``timestamps_us`` ``(N,)`` int64.
-
-    Raises:
-        InputError: file missing or not UTF-8 text; empty file or no frame lines; a line without exactly 19 numbers,
-            with a non-numeric or non-finite value, a non-integer timestamp, non-positive ``fx``/``fy``, or a
-            rotation that is singular / not orthonormal / a reflection. The message names the file and the 1-based
-            line number.
-    """
-    p = _open_existing(path, "RealEstate10K camera file")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"{p}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
-    except OSError as e:
-        raise InputError(f"{p}: cannot read file ({e.strerror or e})") from None
-    lines = text.splitlines()
-    if not lines or not any(line.strip() for line in lines):
-        raise InputError(f"{p}: file is empty (expected a URL line followed by one line of 19 numbers per frame)")
-    url = lines[0].strip()
-
-    stamps: list[int] = []
-    intr: list[list[float]] = []
-    w2c: list[np.ndarray] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        tokens = line.split()
-        if not tokens:
-            continue
-        where = f"{p}:{lineno}"
-        if len(tokens) != 19:
-            raise InputError(
-                f"{where}: expected 19 numbers (timestamp, fx fy cx cy, 0 0, 3x4 world-to-camera matrix), "
-                f"found {len(tokens)}"
-            )
-        values = parse_finite_floats(tokens, where)
-        ts = values[0]
-        if not ts.is_integer() or abs(ts) >= 2.0**63:
-            raise InputError(f"{where}: timestamp {tokens[0][:40]!r} is not an integer number of microseconds")
-        try:
-            ts_int = int(tokens[0])  # exact for long integer strings
-        except ValueError:
-            ts_int = int(ts)
-        if abs(ts_int) >= 2**63:
-            raise InputError(f"{where}: timestamp {tokens[0][:40]!r} does not fit in int64")
-        fx, fy, cx, cy = values[1:5]
-        if not (fx > 0 and fy > 0):
-            raise InputError(f"{where}: focal lengths must be positive, got fx={fx:g}, fy={fy:g}")
-        M = np.asarray(values[7:19], dtype=np.float64).reshape(3, 4)
-        problem = _rotation_problem(M[:, :3])
-        if problem is not None:
-            raise InputError(f"{where}: world-to-camera {problem}")
-        stamps.append(ts_int)
-        intr.append([fx, fy, cx, cy])
-        w2c.append(M)
-
-    if not w2c:
-        raise InputError(f"{p}: no frame lines after the URL line (expected 19 numbers per frame)")
-
-    W = np.stack(w2c)  # (N, 3, 4)
-    R = _nearest_rotation(W[:, :, :3])
-    t = W[:, :, 3:]
-    c2w = np.zeros((len(w2c), 4, 4))
-    c2w[:, :3, :3] = np.swapaxes(R, 1, 2)
-    c2w[:, :3, 3:] = -np.swapaxes(R, 1, 2) @ t
-    c2w[:, 3, 3] = 1.0
-    return ReadPath(
-        c2w=_pose_list_to_tensor(c2w),
-        intrinsics_norm=torch.tensor(intr, dtype=torch.float64),
-        timestamps_us=torch.tensor(stamps, dtype=torch.int64),
-        url=url,
-        path=str(p),
-    )
-
-
-def read_c2w_npy(path) -> Tensor:
-    """Read a ``.npy`` file of camera-to-world poses.
-
-    Args:
-        path: ``str`` or ``os.PathLike`` of a ``.npy`` file holding a real numeric array of shape ``(N, 4, 4)``,
-            ``N >= 1``: camera-to-world matrices in OpenCV axes (translations taken as metres by
-            :func:`load_trajectory`).
-
-    Returns:
-        ``(N, 4, 4)`` float64 tensor. Rotations are projected exactly onto SO(3) (after validation).
-
-    Raises:
-        InputError: file missing or not a readable (non-pickled) ``.npy``; wrong dtype or shape; NaN/inf; last row
-            not ``0 0 0 1`` (within 1e-6); rotation not orthonormal within 1e-3 or with determinant <= 0. The message
-            names the file and, where relevant, the pose index.
-    """
-    p = _open_existing(path, "camera path .npy file")
-    try:
-        arr = np.load(p, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{p}: cannot read as a .npy array ({e})") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{p}: expected a single .npy array, got {type(arr).__name__}")
-    if arr.dtype.kind not in "fiu":
-        raise InputError(f"{p}: expected a real numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
-        raise InputError(f"{p}: expected shape (N, 4, 4) camera-to-world matrices, got {tuple(arr.shape)}")
-    arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        i = int(np.nonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))[0][0])
-        raise InputError(f"{p}: pose {i} contains NaN or infinite values")
-    for i in range(arr.shape[0]):
-        if np.max(np.abs(arr[i, 3] - np.array([0.0, 0.0, 0.0, 1.0]))) > _LAST_ROW_TOL:
-            raise InputError(f"{p}: pose {i} last row is {arr[i, 3].tolist()}, expected [0, 0, 0, 1]")
-        problem = _rotation_problem(arr[i, :3, :3])
-        if problem is not None:
-            raise InputError(f"{p}: pose {i} {problem}")
-    arr[:, :3, :3] = _nearest_rotation(arr[:, :3, :3])
-    return _pose_list_to_tensor(arr)
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # path operations
 
 
@@ -431,7 +222,7 @@ def resample_path(c2w, n: int) -> Tensor:
     if M == 1:
         return _pose_list_to_tensor(np.repeat(arr, n, axis=0))
     q = np.linspace(0.0, M - 1.0, n) if n > 1 else np.zeros(1)
-    rots = Rotation.from_matrix(_nearest_rotation(arr[:, :3, :3]))
+    rots = Rotation.from_matrix(nearest_rotation(arr[:, :3, :3]))
     R = Slerp(np.arange(M, dtype=np.float64), rots)(q).as_matrix()
     t = np.stack([np.interp(q, np.arange(M), arr[:, a, 3]) for a in range(3)], axis=-1)
     out = np.zeros((n, 4, 4))
@@ -612,18 +403,18 @@ def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = Non
 
     ``spec`` is either a preset name (:data:`PRESETS`) or a file path:
 
-    * ``.txt``: RealEstate10K (:func:`read_re10k`) -> :func:`relative_to_first` -> :func:`resample_path` to
-      ``n_frames`` -> translations multiplied by ``scale`` if given, else by :func:`auto_trajectory_scale`
-      (needs ``depth_m`` unless the path has no translation).
-    * ``.npy``: ``(N, 4, 4)`` c2w (:func:`read_c2w_npy`), assumed metric: same steps with default scale 1.0.
-    * any other format of :mod:`mirage_world.geometry.formats`, detected by name / extension / content
-      (:func:`~mirage_world.geometry.formats.detect_format`): WorldScore ``camera_data.json`` and nerfstudio
-      ``transforms.json`` (up to scale, like RealEstate10K); a Spatia folder or ``w2c.txt``, ``geometry.npz`` and
-      c2w ``.json`` (metric, like ``.npy``); same steps.
+    * a file in any format of :mod:`mirage_world.geometry.camera_files`, detected by name / extension / content
+      (:func:`~mirage_world.geometry.camera_files.detect_format`) and read by
+      :func:`~mirage_world.geometry.camera_files.read_camera_file` -> :func:`relative_to_first` ->
+      :func:`resample_path` to ``n_frames`` -> translations multiplied by ``scale`` if given, else: metric formats
+      (``.npy`` / c2w ``.json``, Spatia folder or ``w2c.txt``, ``geometry.npz``, Open3D ``trajectory.log``) by 1.0;
+      up-to-scale ones (RealEstate10K ``.txt``, WorldScore ``camera_data.json``, nerfstudio ``transforms.json``) by
+      :func:`auto_trajectory_scale` (needs ``depth_m`` unless the path has no translation).
     * ViewCrafter keyframe ``.txt`` (3 lines of numbers): the orbit of
-      :func:`~mirage_world.geometry.formats.viewcrafter_path` built directly with ``n_frames`` frames around the
-      scene centre at depth ``c = scale`` if given, else :func:`~mirage_world.geometry.formats.scene_centre_depth`
-      of ``depth_m``; ``Trajectory.scale`` records ``c``.
+      :func:`~mirage_world.geometry.camera_files.viewcrafter_path` built directly with ``n_frames`` frames around
+      the scene centre at depth ``c = scale`` if given, else
+      :func:`~mirage_world.geometry.camera_files.scene_centre_depth` of ``depth_m``; ``Trajectory.scale`` records
+      ``c``.
     * preset: built with depth unit ``d = scale`` if given, else ``d = median(valid depth_m)``; presets without
       translation (``static``, ``pan_*``, ``look_away_and_back``) need neither (``scale`` is then recorded as
       given, or the median depth, or 1.0).
@@ -676,26 +467,25 @@ def load_trajectory(spec, n_frames: int, depth_m=None, scale: float | None = Non
         raise InputError(
             f"camera path {str(spec)!r} is neither a preset nor an existing file; presets: {_preset_list()}; "
             "files: RealEstate10K .txt, (N, 4, 4) camera-to-world .npy / .json, Spatia folder or w2c.txt, "
-            "geometry .npz, WorldScore camera_data.json, nerfstudio transforms.json, ViewCrafter .txt"
+            "geometry .npz, WorldScore camera_data.json, nerfstudio transforms.json, ViewCrafter .txt, "
+            "Open3D trajectory .log"
         )
-    from mirage_world.geometry import formats  # late import: formats imports this module
-
-    kind = formats.detect_format(p)  # raises "unsupported ..." for unknown files
+    kind = camera_files.detect_format(p)  # raises "unsupported ..." for unknown files
     if kind == "viewcrafter":
-        kf = formats.read_viewcrafter(p)
+        kf = camera_files.read_viewcrafter(p)
         if scale is not None:
             if scale <= 0:
                 raise InputError(f"scale for a ViewCrafter path (the scene-centre depth) must be > 0, got {scale!r}")
             c = scale
         elif depth_m is not None:
-            c = formats.scene_centre_depth(depth_m)
+            c = camera_files.scene_centre_depth(depth_m)
         elif not (kf.phi_deg.any() or kf.theta_deg.any() or kf.r.any()):
             c = 1.0
         else:
             raise InputError(f"{p}: ViewCrafter paths orbit the scene centre: pass depth_m or scale (centre depth)")
-        rel = relative_to_first(formats.viewcrafter_path(kf, n, c))
+        rel = relative_to_first(camera_files.viewcrafter_path(kf, n, c))
         return Trajectory(c2w=rel, scale=float(c), source=f"viewcrafter:{p}")
-    cf = formats.read_camera_file(p, kind)
+    cf = camera_files.read_camera_file(p, kind)
     c2w = cf.c2w
     rel = resample_path(relative_to_first(c2w), n)
     if scale is None:

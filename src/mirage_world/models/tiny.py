@@ -1,10 +1,11 @@
-"""The embedded tiny model: a small Wan video VAE and a small Wan denoiser built from diffusers classes.
+"""The embedded tiny model's denoiser (a small Wan DiT) and a micro Wan video VAE, built from diffusers classes.
 
-The tiny model mirrors the geometry of Wan2.1's VAE (8x spatial, 4x temporal compression, 16 latent channels)
-and the architecture of Wan's DiT (``WanTransformer3DModel``), at a size that trains and runs on a laptop CPU.
-Its denoiser input is widened, the Mirage way (paper Sec. 3.3, "memory-conditioned denoiser"), from the
-``C`` noisy-latent channels to ``C + C + 1``: ``[noisy latent, warped memory latent, coverage mask]``, the extra
-input channels zero-initialised so a pretrained backbone starts out unchanged.
+The denoiser follows the architecture of Wan's DiT (``WanTransformer3DModel``) at a size that trains and runs on a
+laptop CPU; the embedded model pairs it with TAEF2 (:mod:`mirage_world.models.taef2`, 32 latent channels). Its
+input is widened, the Mirage way (paper Sec. 3.3, "memory-conditioned denoiser"), from the ``C`` noisy-latent
+channels to ``C + C + 1``: ``[noisy latent, warped memory latent, coverage mask]``, the extra input channels
+zero-initialised so a pretrained backbone starts out unchanged. :func:`make_tiny_vae` builds a small
+``AutoencoderKLWan`` (8x spatial, 4x temporal), used by tests of a temporally compressing VAE.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def widen_patch_embedding(transformer: WanTransformer3DModel, extra_channels: in
     return wide
 
 
-def make_tiny_transformer(latent_channels: int = 16, **overrides) -> WanTransformer3DModel:
+def make_tiny_transformer(latent_channels: int = 32, **overrides) -> WanTransformer3DModel:
     """Random-init tiny memory-conditioned denoiser: a Wan DiT widened by :func:`widen_patch_embedding`."""
     cfg = {**TINY_TRANSFORMER_CONFIG, "in_channels": latent_channels, "out_channels": latent_channels, **overrides}
     base = WanTransformer3DModel(**cfg)

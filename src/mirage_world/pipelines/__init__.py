@@ -1,5 +1,7 @@
-"""Diffusers side: the Mirage pipeline."""
+"""Diffusers side: the Mirage pipeline and its memory conditioning / guidance."""
 
-from .pipeline_mirage import MemoryConfig, MiragePipeline, MiragePipelineOutput, SegmentInfo
+from .conditioning import GUIDANCE_MODES, denoiser_input, fill_cracks, guide, neighbour_fill, per_token_timesteps
+from .pipeline_mirage import MemoryConfig, MiragePipeline, MiragePipelineOutput, SegmentInfo, read_memory
 
-__all__ = ["MemoryConfig", "MiragePipeline", "MiragePipelineOutput", "SegmentInfo"]
+__all__ = ["GUIDANCE_MODES", "MemoryConfig", "MiragePipeline", "MiragePipelineOutput", "SegmentInfo", "denoiser_input",
+           "fill_cracks", "guide", "neighbour_fill", "per_token_timesteps", "read_memory"]

@@ -60,7 +60,7 @@ def _threads(threads: Optional[int]) -> None:
 def _photos(textures: Optional[Path]):
     if textures is None:
         return None
-    from mirage_world.worlds.layouts import load_texture_photos
+    from mirage_world.worlds.photos import load_texture_photos
 
     return load_texture_photos(textures)
 

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,18 +43,13 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
-from mirage_world.worlds.layouts import MAX_DYNAMIC, SCENE_KINDS, add_dynamic_objects, generate_scene
+from mirage_world.geometry.camera_files.geometry_npz import read_geometry_npz, write_geometry_npz
+from mirage_world.worlds.camera_paths import intrinsics_from_fov
+from mirage_world.worlds.dynamic import MAX_DYNAMIC, add_dynamic_objects
+from mirage_world.worlds.layouts import SCENE_KINDS, generate_scene
 from mirage_world.worlds.paths import CLOSED_LOOPS, world_path
-from mirage_world.worlds.scenes import (
-    AA_MODES,
-    GROUND_ID,
-    ROOM_SURFACES,
-    SKY_DEPTH,
-    SKY_ID,
-    Scene,
-    intrinsics_from_fov,
-    render,
-)
+from mirage_world.worlds.render import AA_MODES, render
+from mirage_world.worlds.scene import GROUND_ID, ROOM_SURFACES, SKY_DEPTH, SKY_ID, Scene
 
 __all__ = [
     "WorldClip",
@@ -81,7 +74,6 @@ CLOSED_LOOP_SCENES = ((30_000_001, "room"), (30_000_002, "indoor"), (30_000_003,
 #: Where :func:`make_dataset` looks for RealEstate10K paths by default (relative to the working directory, i.e.
 #: the project root).
 DEFAULT_RE10K_DIR = Path("..") / "shared" / "data" / "real" / "re10k_poses"
-_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass
@@ -253,19 +245,6 @@ def render_world(
 # files
 
 
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An uncompressed ``.npz`` (readable by ``np.load``) with fixed zip timestamps: identical bytes for identical
-    arrays. Written to a temporary name and renamed."""
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(name + ".npy", date_time=_FIXED_ZIP_TIME)
-            info.external_attr = 0o644 << 16
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
-    os.replace(tmp, path)
-
-
 def save_world_clip(clip: WorldClip, out_dir, *, fps: float = 16.0, png: bool = True, video: bool = True) -> list[str]:
     """Write a clip folder (layout in the module doc).
 
@@ -302,17 +281,14 @@ def save_world_clip(clip: WorldClip, out_dir, *, fps: float = 16.0, png: bool = 
     frames = clip.frames_uint8
     T = frames.shape[0]
     written = []
-    arrays = {
-        "depths": clip.depth.numpy().astype(np.float32),
-        "intrinsics": np.repeat(clip.K.numpy().astype(np.float32)[None], T, axis=0),
-        "poses_c2w": clip.c2w.numpy().astype(np.float32),
-        "frames": frames,
+    extra = {
         "sky_mask": clip.sky_mask.numpy(),
         "dynamic_mask": clip.dynamic_mask.numpy(),
         "instance": clip.instance.numpy().astype(np.uint8),
         "times": clip.times.numpy().astype(np.float32),
     }
-    _write_npz(d / "geometry.npz", arrays)
+    K = np.repeat(clip.K.numpy().astype(np.float32)[None], T, axis=0)
+    write_geometry_npz(d / "geometry.npz", clip.c2w.numpy(), K, clip.depth.numpy(), frames, extra=extra)
     written.append(str(d / "geometry.npz"))
     if png:
         fd = d / "frames"
@@ -344,14 +320,9 @@ def load_world_clip(clip_dir) -> dict:
     g = d / "geometry.npz"
     if not g.is_file():
         raise InputError(f"no geometry.npz in {d}")
-    try:
-        with np.load(g, allow_pickle=False) as z:
-            out = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
-        raise InputError(f"cannot read {g}: {e}") from None
-    for k in ("depths", "intrinsics", "poses_c2w"):
-        if k not in out:
-            raise InputError(f"{g} lacks the array {k!r}")
+    out = dict(read_geometry_npz(g).arrays)
+    if "depths" not in out:
+        raise InputError(f"{g} lacks the array 'depths'")
     m = d / "meta.json"
     out["meta"] = json.loads(m.read_text()) if m.is_file() else {}
     return out

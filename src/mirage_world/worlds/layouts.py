@@ -1,15 +1,15 @@
-"""Scene families beyond the closed room: furnished rooms with windows and doorways, courtyards and streets open to
-the sky, photo textures, and moving (dynamic) objects.
+"""Random scene layouts: the scene families (the original room, furnished rooms with windows and doorways,
+courtyards and streets open to the sky) and the entry points :func:`random_scene` and :func:`generate_scene`.
 
-Everything here builds :class:`~mirage_world.worlds.scenes.Scene` objects for the renderer in
-:mod:`mirage_world.worlds.scenes` and uses its conventions (OpenCV axes, world up ``-y``, the floor is the plane
+Everything here builds :class:`~mirage_world.worlds.scene.Scene` objects for the renderer
+(:mod:`mirage_world.worlds.render`) and uses their conventions (OpenCV axes, world up ``-y``, the floor is the plane
 ``y = room_max[1]`` at eye height above ``y = 0``, lengths in metres). Every generator is a pure function of its
 arguments: randomness comes from ``numpy.random.default_rng(SeedSequence([seed, tag]))`` with a tag per purpose, so
 adding a new option never changes what the existing ones draw.
 
 Kinds (:data:`SCENE_KINDS`):
 
-* ``"room"``: the original closed room of :func:`~mirage_world.worlds.scenes.random_scene` (unchanged).
+* ``"room"``: the original closed room of :func:`~mirage_world.worlds.rooms.random_room` (unchanged).
 * ``"indoor"``: a 4-9 m room, 2.6-3.6 m high, with 1-3 windows and 0-2 doorways through which the exterior ground
   and the sky are seen, furnished with boxes, spheres, cylinders and composites of them (tables on four legs,
   stools, floor lamps, shelves, cabinets, sofas).
@@ -18,6 +18,12 @@ Kinds (:data:`SCENE_KINDS`):
 * ``"street"``: 7-14 m wide, 40-90 m long, facades of 6-18 m on both sides, open ends and 0-2 side alleys; cars,
   kiosks, lamp posts, bollards, trees, bushes mostly along the sidewalks.
 * ``"outdoor"``: courtyard or street, ``"any"``: one of the four concrete kinds, drawn from the seed.
+
+Photo textures (:mod:`~mirage_world.worlds.photos`) are applied on request; moving objects are added afterwards by
+:mod:`~mirage_world.worlds.dynamic`, once the camera path is known.
+
+Imports :mod:`~mirage_world.worlds.scene`, :mod:`~mirage_world.worlds.textures`, :mod:`~mirage_world.worlds.rooms`
+and :mod:`~mirage_world.worlds.photos`.
 """
 
 from __future__ import annotations
@@ -25,48 +31,30 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from mirage_world.errors import InputError
-from mirage_world.worlds.scenes import (
-    _MAX_OBJECTS_EXT,
-    TEXTURE_TYPES,
-    Scene,
-    _as_f32,
-    _check_seed,
-    _random_material,
-    _random_palette,
-    make_scene,
-    random_scene,
-)
+from mirage_world.worlds.photos import apply_photos, check_photos
+from mirage_world.worlds.rooms import make_scene, random_room
+from mirage_world.worlds.scene import MAX_OBJECTS_EXT, Scene, as_f32, check_seed
+from mirage_world.worlds.textures import random_material
 
 __all__ = [
     "SCENE_KINDS",
     "CONCRETE_KINDS",
-    "PHOTO_EXTENSIONS",
     "resolve_kind",
+    "random_scene",
     "generate_scene",
-    "load_texture_photos",
-    "add_dynamic_objects",
-    "MAX_DYNAMIC",
 ]
 
 #: Accepted values of ``kind``.
 SCENE_KINDS = ("room", "indoor", "courtyard", "street", "outdoor", "any")
 #: Kinds that name one generator.
 CONCRETE_KINDS = ("room", "indoor", "courtyard", "street")
-#: Image files picked up by :func:`load_texture_photos`.
-PHOTO_EXTENSIONS = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".webp", ".tif", ".tiff")
-#: Largest number of dynamic objects :func:`add_dynamic_objects` accepts.
-MAX_DYNAMIC = 8
 
 _WHOLE = 1.0e4  # opening bound meaning "the whole face"
-_PHOTO_ID = TEXTURE_TYPES.index("photo")
 
 
 def _rng(seed: int, tag: int) -> np.random.Generator:
@@ -83,7 +71,7 @@ def resolve_kind(seed: int, kind: str) -> str:
     """
     if not isinstance(kind, str) or kind not in SCENE_KINDS:
         raise InputError(f"unknown scene kind {kind!r}; kinds: {', '.join(SCENE_KINDS)}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if kind == "outdoor":
         return ("courtyard", "street")[int(_rng(seed, 0x0D7).integers(2))]
     if kind == "any":
@@ -336,9 +324,9 @@ def _random_sky(rng) -> dict:
         cover, glow = rng.uniform(0.0, 0.5), rng.uniform(0.6, 1.0)
         tint = np.array([1.1, 0.98, 0.85])
     return {
-        "sky_zenith": _as_f32(np.clip(zen, 0, 1), (3,)),
-        "sky_horizon": _as_f32(np.clip(hor, 0, 1), (3,)),
-        "sky_params": _as_f32([cover, rng.uniform(0.15, 0.6), glow, rng.uniform(0, 100)], (3 + 1,)),
+        "sky_zenith": as_f32(np.clip(zen, 0, 1), (3,)),
+        "sky_horizon": as_f32(np.clip(hor, 0, 1), (3,)),
+        "sky_params": as_f32([cover, rng.uniform(0.15, 0.6), glow, rng.uniform(0, 100)], (3 + 1,)),
         "tint": tint,
         "dusk": style == 2,
     }
@@ -352,51 +340,6 @@ def _sun_direction(rng, dusk: bool) -> np.ndarray:
 
 def _set_material(mt: np.ndarray, mc: np.ndarray, mp: np.ndarray, i: int, m) -> None:
     mt[i], mc[i], mp[i] = m[0], m[1], m[2]
-
-
-def _photo_material(rng, n_photos: int, kind: str) -> tuple[int, np.ndarray, np.ndarray]:
-    pal = _random_palette(rng)
-    scale = rng.uniform(0.6, 2.5) if kind != "object" else rng.uniform(0.3, 1.2)
-    rot = 0.0 if kind == "wall" else float(rng.uniform(0, 2 * np.pi))
-    params = np.array([scale, rot, rng.uniform(0, 10), rng.uniform(0, 10), rng.integers(n_photos),
-                       rng.uniform(0.0, 0.3), 0.0, 0.0])
-    return _PHOTO_ID, pal, params
-
-
-def _check_photos(photos) -> Tensor | None:
-    if photos is None:
-        return None
-    if not isinstance(photos, Tensor) or photos.ndim != 4 or photos.shape[1] != 3 or photos.shape[0] < 1:
-        raise InputError("photos must be a (P, 3, S, S) float tensor in [0, 1] (see load_texture_photos)")
-    photos = photos.detach().to("cpu", torch.float32).contiguous()
-    if not torch.isfinite(photos).all() or photos.min() < 0 or photos.max() > 1:
-        raise InputError("photos must hold finite values in [0, 1]")
-    return photos
-
-
-def _apply_photos(scene: Scene, photos: Tensor, seed: int, first: int = 0) -> Scene:
-    """Give some surfaces (ids >= ``first``, and the exterior ground) photo materials drawn from their own stream."""
-    rng = _rng(seed, 0xF070 + first)
-    mt = scene.mat_type.numpy().copy()
-    mc = scene.mat_colors.double().numpy().copy()
-    mp = scene.mat_params.double().numpy().copy()
-    n = len(photos)
-    for i in range(first, len(mt)):
-        kind = "floor" if i == 0 else "ceiling" if i == 1 else "wall" if i < 6 else "object"
-        if rng.random() < (0.35 if i < 6 else 0.3):
-            _set_material(mt, mc, mp, i, _photo_material(rng, n, kind))
-    extra = {}
-    if scene.has_exterior and first == 0 and rng.random() < 0.3:
-        t, pal, prm = _photo_material(rng, n, "floor")
-        extra = {"ground_mat_type": t, "ground_colors": _as_f32(pal, (3, 3)), "ground_params": _as_f32(prm, (8,))}
-    return dataclasses.replace(
-        scene,
-        mat_type=torch.as_tensor(mt, dtype=torch.int64),
-        mat_colors=_as_f32(mc, (-1, 3, 3)),
-        mat_params=_as_f32(mp, (-1, 8)),
-        photos=photos,
-        **extra,
-    )
 
 
 def _share_materials(scene: Scene, L: _Layout, pieces, rng) -> Scene:
@@ -418,7 +361,7 @@ def _share_materials(scene: Scene, L: _Layout, pieces, rng) -> Scene:
 
 
 def _finish(seed, kind, lo, hi, L, pieces, fc, free_r, openings, rng, outdoor: bool, ground_like_floor: bool) -> Scene:
-    if len(L.boxes) + len(L.spheres) + len(L.cylinders) > _MAX_OBJECTS_EXT:
+    if len(L.boxes) + len(L.spheres) + len(L.cylinders) > MAX_OBJECTS_EXT:
         raise AssertionError("too many objects")
     scene = make_scene(lo, hi, L.boxes, L.spheres, L.cylinders, seed=seed, free_center=fc, free_radius=free_r)
     scene = _share_materials(scene, L, pieces, rng)
@@ -427,41 +370,41 @@ def _finish(seed, kind, lo, hi, L, pieces, fc, free_r, openings, rng, outdoor: b
     mc = scene.mat_colors.double().numpy().copy()
     mp = scene.mat_params.double().numpy().copy()
     if outdoor:  # larger patterns: outdoor surfaces are seen from farther away
-        _set_material(mt, mc, mp, 0, _random_material(rng, "ground"))
+        _set_material(mt, mc, mp, 0, random_material(rng, "ground"))
         for i in range(2, 6):
-            _set_material(mt, mc, mp, i, _random_material(rng, "facade"))
+            _set_material(mt, mc, mp, i, random_material(rng, "facade"))
         mp[:6, 0] *= rng.uniform(1.5, 3.0, 6)
-    g = (mt[0], mc[0], mp[0]) if ground_like_floor else _random_material(rng, "ground")
+    g = (mt[0], mc[0], mp[0]) if ground_like_floor else random_material(rng, "ground")
     if not ground_like_floor:
         g[2][0] *= rng.uniform(1.5, 3.0)
     sun = _sun_direction(rng, sky["dusk"])
     upd = dict(
         mat_type=torch.as_tensor(mt, dtype=torch.int64),
-        mat_colors=_as_f32(mc, (-1, 3, 3)),
-        mat_params=_as_f32(mp, (-1, 8)),
-        openings=_as_f32(np.asarray(openings, dtype=np.float64), (-1, 5)),
+        mat_colors=as_f32(mc, (-1, 3, 3)),
+        mat_params=as_f32(mp, (-1, 8)),
+        openings=as_f32(np.asarray(openings, dtype=np.float64), (-1, 5)),
         sky_zenith=sky["sky_zenith"],
         sky_horizon=sky["sky_horizon"],
         sky_params=sky["sky_params"],
         ground_mat_type=int(g[0]),
-        ground_colors=_as_f32(g[1], (3, 3)),
-        ground_params=_as_f32(g[2], (8,)),
+        ground_colors=as_f32(g[1], (3, 3)),
+        ground_params=as_f32(g[2], (8,)),
         kind=kind,
     )
     if outdoor:
         upd.update(
             ambient=float(rng.uniform(0.3, 0.5)),
             point_power=0.0,
-            dir_to_light=_as_f32(sun, (3,)),
+            dir_to_light=as_f32(sun, (3,)),
             dir_power=float(rng.uniform(0.45, 0.85)),
-            tint=_as_f32(sky["tint"] * rng.uniform(0.97, 1.03, 3), (3,)),
+            tint=as_f32(sky["tint"] * rng.uniform(0.97, 1.03, 3), (3,)),
             exposure=float(rng.uniform(0.95, 1.15)),
             fog_length=float(rng.uniform(60.0, 250.0)),
             fog_start=15.0,
         )
     else:
         if scene.dir_power == 0:  # the sun is only seen (glow) through the openings
-            upd["dir_to_light"] = _as_f32(sun, (3,))
+            upd["dir_to_light"] = as_f32(sun, (3,))
         upd.update(fog_length=float(rng.uniform(150.0, 400.0)), fog_start=10.0)
     return dataclasses.replace(scene, **upd)
 
@@ -525,196 +468,58 @@ def _street(seed: int) -> Scene:
     return _finish(seed, "street", lo, hi, L, pieces, fc, free_r, openings, rng, outdoor=True, ground_like_floor=True)
 
 
+def random_scene(seed: int, kind: str = "room", *, photos=None) -> Scene:
+    """Deterministically generate a random scene; by default a closed room with 3-8 objects resting on the floor.
+
+    Room (``kind="room"``, the original generator :func:`~mirage_world.worlds.rooms.random_room`, unchanged):
+    4-9 m wide and deep, 2.5-3.5 m high, floor at ``y = eye height in [1.3, 1.7]`` so cameras at ``y ~ 0`` are at
+    eye height. A disc of radius ``1.1 m`` around ``scene.free_center`` (at least 1.6 m from every wall) is kept free
+    of objects so that camera paths have room to start; objects do not overlap each other.
+
+    Other kinds (see the module doc): ``"indoor"`` (a furnished room with windows and doorways showing the sky and
+    the ground outside), ``"courtyard"`` and ``"street"`` (outdoor, open to the sky), ``"outdoor"`` (courtyard or
+    street, drawn from the seed) and ``"any"`` (any of the four, drawn from the seed).
+
+    Args:
+        seed: non-negative int; the same arguments always give the same scene (no global RNG is used).
+        kind: scene family, one of :data:`SCENE_KINDS`.
+        photos: optional ``(P, 3, S, S)`` float tensor of texture photos in [0, 1] (see
+            :func:`mirage_world.worlds.photos.load_texture_photos`); some surfaces then show photos.
+
+    Raises:
+        ValueError: if ``seed`` is not a non-negative int, ``kind`` is unknown or ``photos`` is malformed
+            (:class:`~mirage_world.errors.InputError`).
+    """
+    seed = check_seed(seed)
+    if kind != "room" or photos is not None:
+        return generate_scene(seed, kind, photos=photos)
+    return random_room(seed)
+
+
 def generate_scene(seed: int, kind: str = "any", *, photos=None) -> Scene:
     """Generate a scene of a family (see module doc); deterministic in ``(seed, kind, photos)``.
 
-    ``generate_scene(seed, "room")`` is exactly :func:`~mirage_world.worlds.scenes.random_scene` ``(seed)``.
+    ``generate_scene(seed, "room")`` is exactly :func:`random_scene` ``(seed)``
+    (:func:`~mirage_world.worlds.rooms.random_room`).
 
     Args:
         seed: non-negative int.
         kind: one of :data:`SCENE_KINDS`.
-        photos: optional ``(P, 3, S, S)`` float tensor in [0, 1] (:func:`load_texture_photos`): about a third of the
-            surfaces then get a photo texture (drawn from a separate random stream, so the geometry is the same as
-            without photos).
+        photos: optional ``(P, 3, S, S)`` float tensor in [0, 1]
+            (:func:`~mirage_world.worlds.photos.load_texture_photos`): about a third of the surfaces then get a photo
+            texture (drawn from a separate random stream, so the geometry is the same as without photos).
 
     Returns:
-        A :class:`~mirage_world.worlds.scenes.Scene` whose ``kind`` is the concrete kind.
+        A :class:`~mirage_world.worlds.scene.Scene` whose ``kind`` is the concrete kind.
 
     Raises:
         InputError: bad seed, unknown kind, malformed photos.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed must be a non-negative int, got {seed!r}")
-    photos = _check_photos(photos)
+    photos = check_photos(photos)
     k = resolve_kind(seed, kind)
-    scene = {"room": random_scene, "indoor": _indoor, "courtyard": _courtyard, "street": _street}[k](int(seed))
+    scene = {"room": random_room, "indoor": _indoor, "courtyard": _courtyard, "street": _street}[k](int(seed))
     if photos is not None:
-        scene = _apply_photos(scene, photos, int(seed))
+        scene = apply_photos(scene, photos, int(seed))
     return scene
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# photos
-
-
-def load_texture_photos(folder, size: int = 128, max_photos: int = 64) -> Tensor:
-    """Load a folder of photos as square textures.
-
-    Files with an extension in :data:`PHOTO_EXTENSIONS` are read in sorted name order (at most ``max_photos``),
-    centre-cropped to a square and resized to ``size x size`` (Pillow, Lanczos).
-
-    Args:
-        folder: directory of images.
-        size: texture side in pixels (8..1024).
-        max_photos: largest number of photos used (>= 1).
-
-    Returns:
-        ``(P, 3, size, size)`` float32 sRGB in [0, 1].
-
-    Raises:
-        InputError: folder missing / not a folder, no readable image in it, unreadable image, bad size.
-    """
-    from PIL import Image
-
-    from mirage_world.io import load_image
-
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 8 <= size <= 1024:
-        raise InputError(f"texture size must be an int in [8, 1024], got {size!r}")
-    if isinstance(max_photos, bool) or not isinstance(max_photos, (int, np.integer)) or max_photos < 1:
-        raise InputError(f"max_photos must be an int >= 1, got {max_photos!r}")
-    if not isinstance(folder, (str, os.PathLike)):
-        raise InputError(f"texture folder must be a path, got {type(folder).__name__}")
-    d = Path(folder)
-    if not d.is_dir():
-        raise InputError(f"texture folder not found or not a folder: {d}")
-    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_EXTENSIONS)[:max_photos]
-    if not files:
-        raise InputError(f"no images ({', '.join(PHOTO_EXTENSIONS)}) in texture folder {d}")
-    out = []
-    for f in files:
-        a = load_image(f)
-        h, w = a.shape[:2]
-        s = min(h, w)
-        a = a[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        im = Image.fromarray(a).resize((size, size), Image.Resampling.LANCZOS)
-        out.append(torch.from_numpy(np.asarray(im, dtype=np.float32) / 255.0).permute(2, 0, 1))
-    return torch.stack(out).contiguous()
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# dynamic objects
-
-
-def add_dynamic_objects(scene: Scene, n: int, seed: int, c2w, times=None, *, clearance: float = 0.45) -> Scene:
-    """Add ``n`` moving primitives that avoid the walls, the static objects, each other and the camera path.
-
-    Each object rests on the floor and moves periodically on an ellipse or back and forth on a segment (see
-    ``Scene.dyn_motion``) at 0.015-0.06 m per frame indoors, up to 0.12 outdoors; 70 % of them are placed in front
-    of the first camera so that they are seen. Along the whole clip (checked at the frame times and in between)
-    their footprints keep 5 cm from walls, static objects and each other, and ``clearance`` metres (horizontal
-    distance) from the camera centre of the same frame. An object that cannot be placed in 80 tries is left out,
-    so the result may have fewer than ``n`` (check ``scene.n_dynamic``).
-
-    Args:
-        scene: a scene without dynamic objects.
-        n: number of objects, ``0 <= n <= MAX_DYNAMIC``.
-        seed: non-negative int.
-        c2w: ``(T, 4, 4)`` camera path the objects must avoid (world coordinates).
-        times: ``(T,)`` frame times of the poses (default ``0..T-1``).
-        clearance: minimum horizontal distance (m) between a camera centre and an object's footprint.
-
-    Returns:
-        A new scene with ``dyn_*`` set and materials appended.
-
-    Raises:
-        InputError: bad ``n``, seed, path or times, or the scene already has dynamic objects.
-    """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= n <= MAX_DYNAMIC:
-        raise InputError(f"the number of dynamic objects must be an int in [0, {MAX_DYNAMIC}], got {n!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative int, got {seed!r}")
-    if scene.n_dynamic:
-        raise InputError("the scene already has dynamic objects")
-    c2w = torch.as_tensor(c2w).detach().double()
-    if c2w.ndim != 3 or c2w.shape[1:] != (4, 4) or c2w.shape[0] < 1 or not torch.isfinite(c2w).all():
-        raise InputError(f"c2w must be a finite (T, 4, 4) camera path, got shape {tuple(c2w.shape)}")
-    T = c2w.shape[0]
-    tt = np.arange(T, dtype=np.float64) if times is None else np.asarray(times, dtype=np.float64).reshape(-1)
-    if tt.shape != (T,) or not np.isfinite(tt).all():
-        raise InputError(f"times must be {T} finite values")
-    if n == 0:
-        return scene
-    if 6 + scene.n_objects + n > _MAX_OBJECTS_EXT + 6:
-        raise InputError("too many objects for instance ids")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(scene.seed), 0xD1A]))
-    cams = c2w[:, [0, 2], 3].numpy()
-    fwd = c2w[0, [0, 2], 2].numpy()
-    fwd = fwd / max(np.linalg.norm(fwd), 1e-9)
-    right = np.array([fwd[1], -fwd[0]])
-    dense = np.linspace(tt.min(), tt.max(), max(4 * T, 8)) if T > 1 else tt
-    lo, hi = scene.room_min.double().numpy(), scene.room_max.double().numpy()
-    floor = scene.floor_y
-    outdoor = scene.kind in ("courtyard", "street")
-    kinds, shapes, motions, paths, radii = [], [], [], [], []
-    for _ in range(n):
-        for _attempt in range(80):
-            k = int(rng.choice(3, p=[0.35, 0.35, 0.3]))
-            if k == 0:
-                half = rng.uniform([0.15, 0.15, 0.15], [0.45, 0.5, 0.45])
-                shape = [half[0], half[1], half[2], rng.uniform(-np.pi, np.pi)]
-                rb, hy = float(np.hypot(half[0], half[2])), half[1]
-            elif k == 1:
-                r = rng.uniform(0.15, 0.45)
-                shape, rb, hy = [r, 0.0, 0.0, 0.0], r, r
-            else:
-                r, hh = rng.uniform(0.12, 0.35), rng.uniform(0.2, 0.8)
-                shape, rb, hy = [r, hh, 0.0, 0.0], r, hh
-            speed = rng.uniform(0.015, 0.12 if outdoor else 0.06)
-            ang = rng.uniform(0, 2 * np.pi)
-            e1 = np.array([np.cos(ang), np.sin(ang)])
-            e2 = np.array([-e1[1], e1[0]])
-            if rng.random() < 0.5:  # back and forth on a segment
-                A = rng.uniform(0.4, 2.0)
-                a, b, om = A * e1, np.zeros(2), speed / A
-            else:  # ellipse
-                A1, A2 = rng.uniform(0.4, 1.8, 2)
-                a, b, om = A1 * e1, A2 * e2, speed / max(A1, A2)
-            phase = rng.uniform(0, 2 * np.pi)
-            if rng.random() < 0.7:
-                dist = rng.uniform(1.2, 5.0)
-                base = cams[0] + fwd * dist + right * rng.uniform(-0.5, 0.5) * dist
-            else:
-                base = rng.uniform(lo[[0, 2]], hi[[0, 2]])
-
-            def centres(ts, base=base, a=a, b=b, om=om, phase=phase):
-                th = om * ts + phase
-                return base + np.outer(np.sin(th), a) + np.outer(np.cos(th), b)
-
-            pd = centres(dense)
-            if (scene.clearance(pd) < rb + 0.05).any():
-                continue
-            pf = centres(tt)
-            if (np.linalg.norm(pf - cams, axis=1) < rb + clearance).any():
-                continue
-            if any((np.linalg.norm(pd - q, axis=1) < rb + rq + 0.05).any() for q, rq in zip(paths, radii)):
-                continue
-            kinds.append(k)
-            shapes.append(shape)
-            motions.append([base[0], floor - hy, base[1], a[0], 0.0, a[1], b[0], 0.0, b[1], om, phase])
-            paths.append(pd)
-            radii.append(rb)
-            break
-    if not kinds:
-        return scene
-    mats = [_random_material(rng, "object") for _ in kinds]
-    if scene.photos is not None:
-        mats = [_photo_material(rng, len(scene.photos), "object") if rng.random() < 0.3 else m for m in mats]
-    return dataclasses.replace(
-        scene,
-        dyn_kind=torch.tensor(kinds, dtype=torch.int64),
-        dyn_shape=_as_f32(shapes, (-1, 4)),
-        dyn_motion=_as_f32(motions, (-1, 11)),
-        mat_type=torch.cat([scene.mat_type, torch.tensor([m[0] for m in mats], dtype=torch.int64)]),
-        mat_colors=torch.cat([scene.mat_colors, _as_f32(np.stack([m[1] for m in mats]), (-1, 3, 3))]),
-        mat_params=torch.cat([scene.mat_params, _as_f32(np.stack([m[2] for m in mats]), (-1, 8))]),
-    )

@@ -2,8 +2,9 @@
 
 The presets and file paths of :mod:`mirage_world.geometry.trajectory` are relative to their first camera. Here the
 first camera is put at a free position of the scene (the start pose of
-:func:`~mirage_world.worlds.scenes.random_camera_path`: horizontal clearance from walls and objects, eye height,
-looking roughly at an object) and the path is expressed in world coordinates: ``c2w_world = c2w_start @ c2w_rel``.
+:func:`~mirage_world.worlds.camera_paths.random_camera_path`: horizontal clearance from walls and objects, eye
+height, looking roughly at an object) and the path is expressed in world coordinates:
+``c2w_world = c2w_start @ c2w_rel``.
 
 Sizing follows the package rules, with the scene's depth standing in for the photo's: presets move by a fraction
 of the median depth ``d`` of the first frame (sky excluded), RealEstate10K paths (up to scale) are rescaled so the
@@ -20,6 +21,9 @@ Closed loops (:data:`CLOSED_LOOPS`, for measuring spatial consistency; the last 
 * ``orbit_360``: a full circle around an object (radius: its footprint + 0.9-1.6 m) looking at it, or, when no
   object has a free ring around it, a 0.6 m circle around the scene's free centre looking at the centre.
 * ``look_away_and_back``: pan 100-180 deg to one side and back (pose ``k`` equals pose ``n - 1 - k``).
+
+Imports :mod:`~mirage_world.worlds.scene`, :mod:`~mirage_world.worlds.camera_paths` (start poses, native random
+paths) and :mod:`~mirage_world.worlds.render` (the first frame's median depth).
 """
 
 from __future__ import annotations
@@ -43,7 +47,9 @@ from mirage_world.geometry.trajectory import (
     resample_path,
     scale_translation,
 )
-from mirage_world.worlds.scenes import SKY_ID, Scene, _poses, random_camera_path, render
+from mirage_world.worlds.camera_paths import look_at_poses, random_camera_path
+from mirage_world.worlds.render import render
+from mirage_world.worlds.scene import SKY_ID, Scene
 
 __all__ = [
     "CLOSED_LOOPS",
@@ -161,7 +167,7 @@ def world_path(
 
     Args:
         scene: the (static) scene.
-        spec: ``"random"`` (:func:`~mirage_world.worlds.scenes.random_camera_path`), a closed loop
+        spec: ``"random"`` (:func:`~mirage_world.worlds.camera_paths.random_camera_path`), a closed loop
             (:data:`CLOSED_LOOPS`), a preset (:data:`~mirage_world.geometry.trajectory.PRESETS`), a RealEstate10K
             ``.txt``, a ``(N, 4, 4)`` c2w ``.npy`` (metric), or an ``(N, 4, 4)`` array (treated like RealEstate10K:
             up to scale).
@@ -347,7 +353,7 @@ def closed_loop_path(scene: Scene, name: str, n_frames: int, seed: int, *, clear
     pos = np.stack([target[0] + R * np.sin(phi), np.full(n, y0), target[1] + R * np.cos(phi)], -1)
     yaw = np.arctan2(target[0] - pos[:, 0], target[1] - pos[:, 2])
     pitch = np.full(n, float(np.clip(np.arctan2(look_y - y0, R), np.radians(-10), np.radians(10))))
-    c2w = _poses(pos, yaw, pitch)
+    c2w = look_at_poses(pos, yaw, pitch)
     c2w[-1] = c2w[0]
     info["pairs"] = [[0, n - 1]]
     return c2w, info
