@@ -105,6 +105,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     sparse = np.zeros((4 * H, 4 * W), np.float32)
     sparse[1::4, 1::4] = 2.0
     np.save(d / "depth_sparse.npy", sparse)
+    cv2.imwrite(str(d / "tiny.png"), img[:1, :1, ::-1])  # a 1x1 photo
+    cv2.imwrite(str(d / "small.png"), img[:8, :12, ::-1])  # 12x8: below the 16x16 minimum
     return {p.name: p for p in d.iterdir()}
 
 
@@ -372,15 +374,74 @@ BAD_CASES = {
     "bad guidance end": (lambda i, t: {"guidance_end": "1.5"}, "--guidance-end"),
     "bad start sigma": (lambda i, t: {"start_sigma": "0"}, "--start-sigma"),
     "bad memory switch": (lambda i, t: {"memory": "maybe"}, "--memory"),
+    # the boundary (issue 9, item 5): limits and kinds checked before a model loads
+    "threads negative": (lambda i, t: {"threads": "-1"}, "--threads"),
+    "threads zero": (lambda i, t: {"threads": "0"}, "--threads"),
+    "threads huge": (lambda i, t: {"threads": "100000"}, "--threads"),
+    "size huge": (lambda i, t: {"size": "100000x100000"}, "4096"),
+    "size zero": (lambda i, t: {"size": "0x48"}, "--size"),
+    "size negative": (lambda i, t: {"size": "-64x48"}, "--size"),
+    "frames huge": (lambda i, t: {"frames": "100000"}, "--frames"),
+    "frames times size over the limit": (lambda i, t: {"frames": "2049", "size": "1024x1024"}, "pixel-frames"),
+    "steps huge": (lambda i, t: {"steps": "1000000"}, "--steps"),
+    "seed negative": (lambda i, t: {"seed": "-1"}, "--seed"),
+    "seed over 64 bits": (lambda i, t: {"seed": str(2**64)}, "--seed"),
+    "fps huge": (lambda i, t: {"fps": "1e9"}, "--fps"),
+    "fps nan": (lambda i, t: {"fps": "nan"}, "--fps"),
+    "fov nan with intrinsics": (lambda i, t: {"fov": "nan", "intrinsics": "60,60,32,24"}, "--fov"),
+    "trajectory scale negative": (lambda i, t: {"trajectory_scale": "-1"}, "--trajectory-scale"),
+    "trajectory scale huge": (lambda i, t: {"trajectory_scale": "1e300"}, "--trajectory-scale"),
+    "fov too small": (lambda i, t: {"fov": "1e-140"}, "--fov"),
+    "intrinsics focal tiny": (lambda i, t: {"intrinsics": "1e-300,1e-300,0,0"}, "focal lengths"),
+    "intrinsics principal point far": (lambda i, t: {"intrinsics": "60,60,1e300,24"}, "principal point"),
+    "voxel size too small for the scene": (lambda i, t: {"voxel_size": "1e-30"}, "too small for this scene"),
+    "capacity huge": (lambda i, t: {"capacity": str(2**40)}, "--capacity"),
+    "photo 1x1": (lambda i, t: {"image": i["tiny.png"]}, "at least 16x16"),
+    "photo 12x8": (lambda i, t: {"image": i["small.png"]}, "at least 16x16"),
+    "16-bit depth png as photo": (lambda i, t: {"image": i["depth.png"]}, "depth map"),
+    "save memory with memory off": (lambda i, t: {"memory": "off", "save_memory": t / "m.safetensors"}, "--memory on"),
+    "out is a folder": (lambda i, t: {"out": _mkdir(t / "video.mp4")}, "is a folder"),
+    "out json is a folder": (lambda i, t: {"out": _mkdir(t / "v.json") and t / "v.mp4"}, "JSON"),
+    "out parent is a file": (lambda i, t: {"out": i["img.png"] / "sub" / "v.mp4"}, "output folder"),
+    "out name too long": (lambda i, t: {"out": t / ("x" * 300 + ".mp4")}, "longer than"),
+    "save memory is a folder": (lambda i, t: {"save_memory": _mkdir(t / "m.safetensors")}, "--save-memory"),
+    "save memory parent is a file": (lambda i, t: {"save_memory": i["img.png"] / "m.safetensors"}, "output folder"),
+    "side by side video is a folder": (lambda i, t: {"out": _mkdir(t / "v_sbs.mp4") and t / "v.mp4",
+                                                     "side_by_side": None}, "--side-by-side"),
 }
 
 
+def _mkdir(p: Path) -> Path:
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+@pytest.fixture
+def no_model_load(monkeypatch):
+    """Counts pipeline loads: input errors must be found before any model is loaded."""
+    from mirage_world.pipelines import MiragePipeline
+
+    calls = []
+    original = MiragePipeline.from_pretrained.__func__
+
+    def counting(cls, *a, **k):
+        calls.append(a)
+        return original(cls, *a, **k)
+
+    monkeypatch.setattr(MiragePipeline, "from_pretrained", classmethod(counting))
+    return calls
+
+
 @pytest.mark.parametrize("case", list(BAD_CASES), ids=lambda c: c.replace(" ", "-"))
-def test_bad_input(case, inputs, micro_pipeline_dir, tmp_path):
+def test_bad_input(case, inputs, micro_pipeline_dir, tmp_path, no_model_load):
     opts, needle = BAD_CASES[case]
     args = _with(_base(inputs, micro_pipeline_dir, tmp_path / "out.mp4"), **opts(inputs, tmp_path))
+    args = [a for a in args if a is not None]  # a flag given as {"flag": None}
+    before = sorted(tmp_path.rglob("*"))
     _assert_input_error(_invoke(args), needle)
     assert not (tmp_path / "out.mp4").exists()
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, no folder created
+    assert no_model_load == [], "the error must come before the model is loaded"
 
 
 def test_broken_model_dir(inputs, micro_pipeline_dir, tmp_path):
@@ -394,6 +455,106 @@ def test_broken_model_dir(inputs, micro_pipeline_dir, tmp_path):
 def test_out_parent_is_a_file(inputs, micro_pipeline_dir, tmp_path):
     """Fails before generating, not after."""
     _assert_input_error(_invoke(_base(inputs, micro_pipeline_dir, inputs["img.png"] / "out.mp4")), "output folder")
+
+
+@pytest.mark.parametrize("fresh_folder", [True, False], ids=["new-folder", "existing-outputs"])
+def test_failed_memory_save_leaves_no_outputs(inputs, micro_pipeline_dir, tmp_path, monkeypatch, fresh_folder):
+    """Outputs appear together or not at all: a memory save that fails after the generation (disk full) leaves no
+    mp4 / JSON / side-by-side / partial memory file, no temporary file and no created folder; files that were there
+    before keep their bytes."""
+    from mirage_world.memory import LatentSpatialMemory
+
+    def broken_save(self, path):
+        Path(path).write_bytes(b"half a memory")  # a writer that fails half-way
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(LatentSpatialMemory, "save", broken_save)
+    if fresh_folder:
+        folder = tmp_path / "new" / "deeper"
+    else:
+        folder = tmp_path / "keep"
+        folder.mkdir()
+        for name in ("v.mp4", "v.json", "v_sbs.mp4", "m.safetensors"):
+            (folder / name).write_text(f"old {name}")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    args = _with(_base(inputs, micro_pipeline_dir, folder / "v.mp4", "--side-by-side",
+                       "--save-memory", folder / "m.safetensors"), frames=1)
+    line = _assert_input_error(_invoke(args), "No space left")
+    assert "cannot write" in line
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert after == before
+    assert not (tmp_path / "new").exists() if fresh_folder else sorted(os.listdir(folder)) == sorted(
+        ["v.mp4", "v.json", "v_sbs.mp4", "m.safetensors"])
+
+
+def test_outputs_replace_old_ones_and_leave_no_temporary_files(inputs, micro_pipeline_dir, tmp_path):
+    out = tmp_path / "v.mp4"
+    out.write_text("old video")
+    _ok(_invoke(_with(_base(inputs, micro_pipeline_dir, out, "--save-memory", tmp_path / "m.safetensors"), frames=1)))
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors", "v.json", "v.mp4"]
+    assert read_video(out).shape == (1, H, W, 3)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_folder_not_writable(inputs, micro_pipeline_dir, tmp_path, no_model_load):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        _assert_input_error(_invoke(_base(inputs, micro_pipeline_dir, ro / "sub" / "v.mp4")), "not writable")
+    finally:
+        ro.chmod(0o700)
+    assert no_model_load == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["generate", "--out", "x.mp4", "--frames", "0"], "--frames"),
+    (["generate", "--out", "x.mp4", "--frames", "many"], "--frames"),
+    (["generate", "--out", "x.mp4", "--no-such-option"], "--no-such-option"),
+    (["generate", "--image", "x.png"], "--out"),
+    (["generate", "--out", "x.mp4", "--fps", "0.5"], "--fps"),
+    (["generate", "--out", "x.mp4", "--capacity", "0"], "--capacity"),
+    (["no-such-command"], "no-such-command"),
+    (["world", "render", "--out", "o", "--frames", "x"], "--frames"),
+    (["world", "dataset", "--out", "o"], "--scenes"),
+    (["bench", "memory", "--width", "wide"], "--width"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_usage_errors_are_one_error_line(argv, needle):
+    """Click's own usage errors end like the CLI's: one ``error:`` line and exit 2 (no boxed usage panel)."""
+    r = _runner().invoke(app, argv)
+    _assert_input_error(r, needle)
+    err = _stderr(r)
+    assert "Usage:" not in err and "\u256d" not in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("argv", [["generate", "--out", "", "--example", "room"], ["world", "render", "--out", ""],
+                                  ["world", "dataset", "--scenes", "1", "--out="], ["bench", "memory", "--json", ""],
+                                  ["generate", "--out", "x.mp4", "--image", "a\x00b.png"]],
+                         ids=["generate-out", "render-out", "dataset-out", "bench-json", "nul-byte"])
+def test_empty_or_nul_arguments_are_refused(argv, tmp_path, monkeypatch):
+    """click turns an empty path into "." (the current folder: a render would write its files there); found by
+    benchmarks/fuzz_cli.py."""
+    monkeypatch.chdir(tmp_path)
+    r = _runner().invoke(app, argv)
+    _assert_input_error(r, "NUL byte" if any("\x00" in a for a in argv) else "empty argument")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["world", "render", "--help"],
+                                  ["world", "dataset", "--help"], ["bench", "memory", "--help"]])
+def test_help_still_works(argv):
+    r = _runner().invoke(app, argv, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "--help" in r.stdout
+
+
+def test_console_script_usage_error_is_one_line(tmp_path):
+    proc = subprocess.run([_console_script(), "generate", "--out", str(tmp_path / "x.mp4"), "--frames", "lots"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "--frames" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_unknown_example(tmp_path):

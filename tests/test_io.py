@@ -240,3 +240,101 @@ def test_load_mask_png_npy_and_errors(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="cannot decode"):
         load_mask(tmp_path / "bad.png")
+
+
+# ------------------------------------------------------------------------------------------------ the boundary
+
+
+def test_load_image_photo_checks(tmp_path):
+    """``min_side`` and ``allow_depth_like=False`` (what ``mirage generate`` asks of a photo)."""
+    cv2.imwrite(str(tmp_path / "one.png"), np.zeros((1, 1, 3), np.uint8))
+    assert load_image(tmp_path / "one.png").shape == (1, 1, 3)  # the default accepts any size
+    with pytest.raises(InputError, match="at least 16x16"):
+        load_image(tmp_path / "one.png", min_side=16)
+    cv2.imwrite(str(tmp_path / "d16.png"), np.full((20, 20), 1500, np.uint16))
+    assert load_image(tmp_path / "d16.png").shape == (20, 20, 3)  # converted by default
+    with pytest.raises(InputError, match="looks like a depth map"):
+        load_image(tmp_path / "d16.png", allow_depth_like=False)
+    Image.fromarray(np.full((20, 20), 2.5, np.float32), "F").save(tmp_path / "f.tiff")
+    with pytest.raises(InputError, match="32-bit.*depth map"):
+        load_image(tmp_path / "f.tiff", allow_depth_like=False)
+    Image.fromarray(np.zeros((20, 20), np.uint8), "L").save(tmp_path / "grey.png")
+    assert load_image(tmp_path / "grey.png", min_side=16, allow_depth_like=False).shape == (20, 20, 3)
+
+
+def test_size_limits_checked_from_the_header(tmp_path):
+    """Images over MAX_IMAGE_SIDE are refused before decoding; depth / mask maps too."""
+    from mirage_world.io import MAX_IMAGE_SIDE, load_mask
+
+    wide = np.zeros((1, MAX_IMAGE_SIDE + 1), np.uint8)
+    cv2.imwrite(str(tmp_path / "wide.png"), wide)
+    with pytest.raises(InputError, match="larger than the limit"):
+        load_image(tmp_path / "wide.png")
+    cv2.imwrite(str(tmp_path / "wide16.png"), wide.astype(np.uint16) + 1000)
+    with pytest.raises(InputError, match="larger than the limit"):
+        load_depth(tmp_path / "wide16.png")
+    np.save(tmp_path / "wide.npy", np.ones((1, MAX_IMAGE_SIDE + 1), np.float32))
+    with pytest.raises(InputError, match="larger than the limit"):
+        load_depth(tmp_path / "wide.npy")
+    with pytest.raises(InputError, match="larger than the limit"):
+        load_mask(tmp_path / "wide.png")
+
+
+def test_depth_overflowing_float32_and_unreadable_paths(tmp_path):
+    np.save(tmp_path / "huge.npy", np.full((4, 4), 1e300))
+    with pytest.raises(InputError, match="too large for float32"):
+        load_depth(tmp_path / "huge.npy")
+    with pytest.raises(InputError, match="cannot be used"):
+        load_image(str(tmp_path / "a\x00b.png"))
+    with pytest.raises(InputError, match="longer than|cannot be used|not found"):
+        load_depth(tmp_path / ("d" * 400 + ".png"))
+
+
+def test_check_output_path(tmp_path):
+    from mirage_world.io import check_output_path
+
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "dir.mp4").mkdir()
+    assert check_output_path(tmp_path / "new" / "deeper" / "v.mp4", "--out") == tmp_path / "new" / "deeper" / "v.mp4"
+    assert not (tmp_path / "new").exists()  # nothing created
+    assert check_output_path(tmp_path / "file.txt", "--out") == tmp_path / "file.txt"  # overwritten at the end
+    with pytest.raises(InputError, match="is a folder"):
+        check_output_path(tmp_path / "dir.mp4", "--out")
+    with pytest.raises(InputError, match="output folder.*not a folder"):
+        check_output_path(tmp_path / "file.txt" / "sub" / "v.mp4", "--out")
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        check_output_path(tmp_path / "file.txt", "--out", folder=True)
+    assert check_output_path(tmp_path / "dir.mp4", "--out", folder=True) == tmp_path / "dir.mp4"
+    with pytest.raises(InputError, match="longer than"):
+        check_output_path(tmp_path / ("x" * 300 + ".mp4"), "--out")
+    with pytest.raises(InputError, match="longer than"):
+        check_output_path(tmp_path / ("x" * 250 + ".mp4"), "--out", extra_name_chars=10)  # room for "_sbs"
+    with pytest.raises(InputError, match="empty"):
+        check_output_path("", "--out")
+    with pytest.raises(InputError, match="cannot be used"):
+        check_output_path(str(tmp_path / "a\x00b.mp4"), "--out")
+
+
+def test_output_set_commits_together_or_leaves_nothing(tmp_path):
+    from mirage_world.io import OutputSet
+
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "a.txt").write_text("old a")
+    with OutputSet() as outs:
+        outs.temp_path(tmp_path / "keep" / "a.txt").write_text("new a")
+        outs.temp_path(tmp_path / "new" / "sub" / "b.txt").write_text("new b")
+        assert (tmp_path / "keep" / "a.txt").read_text() == "old a"  # nothing replaced before the commit
+        outs.commit()
+    assert (tmp_path / "keep" / "a.txt").read_text() == "new a" and (tmp_path / "new" / "sub" / "b.txt").is_file()
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.txt", "b.txt", "keep", "new", "sub"]
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        with OutputSet() as outs:
+            outs.temp_path(tmp_path / "keep" / "a.txt").write_text("newer a")
+            p = outs.temp_path(tmp_path / "other" / "deep" / "c.bin")
+            p.write_bytes(b"c")
+            p.with_name(p.name + ".tmp").write_bytes(b"a writer's own temporary file")
+            raise RuntimeError("interrupted")
+    assert (tmp_path / "keep" / "a.txt").read_text() == "new a"
+    assert not (tmp_path / "other").exists()  # the folders it created are gone too
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.txt", "b.txt", "keep", "new", "sub"]

@@ -37,7 +37,9 @@ from typing import Optional
 import torch
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmarks (not tests).")
+from mirage_world.errors import InputError, cli_group_class
+
+app = typer.Typer(cls=cli_group_class(), add_completion=False, no_args_is_help=True, help="Benchmarks (not tests).")
 
 WAN22_VAE = dict(
     base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
@@ -193,7 +195,7 @@ def run_memory_benchmark(
     t_gather_hot = _median_time(plain_gather, repeats * 3)
     t_read = _median_time(read, repeats)
     t_bil = _median_time(lambda: mem.read(Kv, cv, (h, w), mode="bilinear"), max(3, repeats // 3))
-    index = mem._read_index()  # built by the reads above
+    index = mem.read_index()  # built by the reads above
     from mirage_world.memory.index import ChunkIndex
 
     t_build = _median_time(lambda: ChunkIndex(mem.positions, mem.INDEX_CHUNK, mem.INDEX_SUB), 3, warmup=0)
@@ -287,29 +289,88 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+# Limits of ``mirage bench memory``'s options (documented in their help).
+MAX_SIDE = 4096  #: --width / --height
+MAX_CHANNELS = 1024  #: --channels
+MAX_FACTOR = 64  #: --factor
+MAX_SEGMENTS = 10_000  #: --segments (and --early < --segments)
+MAX_LOOP = 1000  #: --loop
+MAX_VIEWS = 64  #: --views (and 1 <= --encode-views <= --views)
+MAX_REPEATS = 1000  #: --repeats
+MAX_THREADS = 1024  #: --threads
+MAX_RENDER_PIXELS = 2**26  #: --views x --width x --height (full-resolution renders of the RGB baseline)
+MAX_LATENT_VALUES = 2**30  #: 4 x min(--loop, --segments) x latent pixels x --channels (the fused memory's size)
+
+
+def check_memory_options(width: int, height: int, channels: int, factor: int, segments: int, early: int, loop: int,
+                         views: int, voxel_size: float, repeats: int, vae: str, encode_views: int, threads: int) -> None:
+    """Check the options of ``mirage bench memory`` before any work (``InputError`` naming the option)."""
+    for name, v, lo, hi in (("--factor", factor, 1, MAX_FACTOR), ("--width", width, 1, MAX_SIDE),
+                            ("--height", height, 1, MAX_SIDE), ("--channels", channels, 1, MAX_CHANNELS),
+                            ("--segments", segments, 2, MAX_SEGMENTS), ("--loop", loop, 1, MAX_LOOP),
+                            ("--views", views, 1, MAX_VIEWS), ("--repeats", repeats, 1, MAX_REPEATS),
+                            ("--threads", threads, 1, MAX_THREADS)):
+        if not lo <= v <= hi:
+            raise InputError(f"{name} must be in {lo}..{hi}, got {v}")
+    for name, v in (("--width", width), ("--height", height)):
+        if v % factor:
+            raise InputError(f"{name} {v} must be a multiple of --factor {factor}")
+    if not 1 <= early < segments:
+        raise InputError(f"--early must be in 1..{segments - 1} (below --segments {segments}), got {early}")
+    if not 1 <= encode_views <= views:
+        raise InputError(f"--encode-views must be in 1..{views} (at most --views), got {encode_views}")
+    if not (math.isfinite(voxel_size) and voxel_size > 0):
+        raise InputError(f"--voxel-size must be finite and > 0 metres, got {voxel_size}")
+    if vae not in ("wan2.2", "none"):
+        raise InputError(f"--vae must be wan2.2 or none, got {vae!r}")
+    if views * width * height > MAX_RENDER_PIXELS:
+        raise InputError(f"--views x --width x --height = {views * width * height} is over the limit of "
+                         f"{MAX_RENDER_PIXELS} (2^26) pixels rendered per read")
+    latent = 4 * min(loop, segments) * (width // factor) * (height // factor) * channels
+    if latent > MAX_LATENT_VALUES:
+        raise InputError(f"4 x min(--loop, --segments) x latent pixels x --channels = {latent} is over the limit of "
+                         f"{MAX_LATENT_VALUES} (2^30) memory values (a larger --factor or fewer channels)")
+
+
 @app.command("memory")
 def memory(
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here"),
-    width: int = typer.Option(1280), height: int = typer.Option(704), channels: int = typer.Option(48),
-    factor: int = typer.Option(16, help="VAE spatial compression"),
-    segments: int = typer.Option(100), early: int = typer.Option(10), loop: int = typer.Option(10),
-    views: int = typer.Option(4, help="cameras per read (a segment's latent frames)"),
-    voxel_size: float = typer.Option(0.05, help="metres, for the fused memory of flat_ratio / gather_ratio"),
-    repeats: int = typer.Option(15), vae: str = typer.Option("wan2.2", help="wan2.2 or none"),
-    encode_views: int = typer.Option(1, help="views actually VAE-encoded (time scaled to all views)"),
-    threads: int = typer.Option(1, help="torch threads (keep 1 on a shared machine)"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here (checked for writability before the run; written at the end)"),
+    width: int = typer.Option(1280, help=f"frame width, a multiple of --factor, at most {MAX_SIDE}"),
+    height: int = typer.Option(704, help=f"frame height, a multiple of --factor, at most {MAX_SIDE}"),
+    channels: int = typer.Option(48, help=f"latent channels, 1..{MAX_CHANNELS}"),
+    factor: int = typer.Option(16, help=f"VAE spatial compression, 1..{MAX_FACTOR}"),
+    segments: int = typer.Option(100, help=f"segments written, 2..{MAX_SEGMENTS}"),
+    early: int = typer.Option(10, help="the early read is after this many segments (1 <= early < segments)"),
+    loop: int = typer.Option(10, help=f"segments per closed loop, 1..{MAX_LOOP}"),
+    views: int = typer.Option(4, help=f"cameras per read (a segment's latent frames), 1..{MAX_VIEWS}"),
+    voxel_size: float = typer.Option(0.05, help="metres (> 0), for the fused memory of flat_ratio / gather_ratio"),
+    repeats: int = typer.Option(15, help=f"timed repeats, 1..{MAX_REPEATS}"), vae: str = typer.Option("wan2.2", help="wan2.2 or none"),
+    encode_views: int = typer.Option(1, help="views actually VAE-encoded, 1..--views (time scaled to all views)"),
+    threads: int = typer.Option(1, help=f"torch threads, 1..{MAX_THREADS} (keep 1 on a shared machine)"),
 ) -> None:
     """Latent memory vs RGB point-cloud baseline at the Wan2.2-TI2V-5B geometry: read/bytes/flat/gather ratios."""
-    if vae not in ("wan2.2", "none"):
-        typer.echo("error: --vae must be wan2.2 or none", err=True)
-        raise typer.Exit(code=2)
-    if width % factor or height % factor or early >= segments or min(views, repeats, threads, loop, early) < 1:
-        typer.echo("error: sizes must be multiples of --factor, early < segments, counts >= 1", err=True)
+    from mirage_world.io import OutputSet, check_output_path
+
+    try:
+        check_memory_options(width, height, channels, factor, segments, early, loop, views, voxel_size, repeats, vae,
+                             encode_views, threads)
+        if json_out is not None:
+            check_output_path(json_out, "--json")
+    except InputError as e:
+        typer.echo(f"error: {e}", err=True)
         raise typer.Exit(code=2)
     res = run_memory_benchmark(width, height, channels, factor, 4, segments, early, loop, views, voxel_size, repeats,
                                vae, encode_views, threads, log=lambda m: typer.echo(m, err=True))
     typer.echo(format_table(res))
     if json_out is not None:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(res, indent=2))
+        try:
+            with OutputSet() as outputs:
+                try:
+                    outputs.temp_path(json_out).write_text(json.dumps(res, indent=2))
+                except OSError as e:
+                    raise InputError(f"cannot write --json {json_out}: {e}") from None
+                outputs.commit()
+        except InputError as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(code=2)
         typer.echo(f"wrote {json_out}")

@@ -1,7 +1,13 @@
 """The ``mirage`` command line.
 
 ``mirage generate`` turns one photo + its depth + a camera path into a video through the latent spatial memory
-(see :class:`mirage_world.pipelines.MiragePipeline`). Bad input ends with ``error: ...`` on stderr and exit code 2.
+(see :class:`mirage_world.pipelines.MiragePipeline`).
+
+The boundary: every option, every input file (kind, size limits) and the writability of every output path is
+checked before a model is loaded or any work starts; bad input, usage errors (unknown / missing options, an int that
+is not an int) and unwritable outputs end with one ``error: ...`` line on stderr and exit code 2. The outputs (video,
+JSON, side-by-side video, memory file) are written under temporary names beside their final ones and renamed
+together at the end: a failed or interrupted run leaves all of them or none.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from typing import Optional
 
 import typer
 
-from .errors import InputError
+from .errors import InputError, cli_group_class
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Camera-controlled video world model with latent spatial memory (Mirage).")
+app = typer.Typer(cls=cli_group_class(), add_completion=False, no_args_is_help=True,
+                  help="Camera-controlled video world model with latent spatial memory (Mirage).")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = PACKAGE_DIR / "weights" / "mirage-tiny"
@@ -25,6 +32,21 @@ EXAMPLES_DIR = PACKAGE_DIR / "examples"
 DEFAULT_STEPS = 10
 DEFAULT_GUIDANCE_END = 0.0
 DEFAULT_START_SIGMA = 1.0
+
+# Limits of the options (documented in their help).
+MAX_SIDE = 4096  #: --size: pixels per side
+MAX_FRAMES = 2049  #: --frames: 1 + 128 segments of 16 frames
+MAX_PIXEL_FRAMES = MAX_FRAMES * 256 * 256  #: frames x W x H (the video is held in memory as float32)
+MAX_STEPS = 1000  #: --steps
+MAX_THREADS = 1024  #: --threads
+MAX_FPS = 1000.0  #: --fps
+MAX_SEED = 2**64 - 1  #: --seed (torch generators take 64 bits)
+MAX_CAPACITY = 2**31 - 1  #: --capacity
+MIN_PHOTO_SIDE = 16  #: the photo's smallest side in pixels (one latent pixel of a 16x model)
+MIN_FOV, MAX_FOV = 1.0, 179.0  #: --fov in degrees
+MIN_FOCAL, MAX_FOCAL = 1e-3, 1e3  #: --intrinsics fx, fy as multiples of the photo's long side
+MAX_PRINCIPAL = 100.0  #: --intrinsics |cx|, |cy| as multiples of the photo's long side
+MAX_TRAJECTORY_SCALE = 1e6  #: --trajectory-scale
 
 
 @app.callback()
@@ -44,14 +66,22 @@ def _parse_size(size: str | None, width: int, height: int, multiple: int, long_s
     from .pipelines.pipeline_mirage import default_size
 
     if size:
-        try:
-            w, h = (int(v) for v in size.lower().split("x"))
-        except ValueError:
-            raise InputError(f"--size must look like 256x192, got {size!r}") from None
-        if w <= 0 or h <= 0 or w % multiple or h % multiple:
-            raise InputError(f"--size {size} must be positive multiples of {multiple}")
+        w, h = _parse_size_text(size)
+        if w % multiple or h % multiple:
+            raise InputError(f"--size {size} must be positive multiples of {multiple} (this model's size multiple)")
         return w, h
     return default_size(width, height, multiple, long_side)
+
+
+def _parse_size_text(size: str) -> tuple[int, int]:
+    """``"WxH"`` -> ``(W, H)`` with ``1 <= W, H <= MAX_SIDE`` (multiples are checked against the model)."""
+    try:
+        w, h = (int(v) for v in size.lower().replace(" ", "").split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 256x192 (WxH), got {size!r}") from None
+    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+        raise InputError(f"--size {size} must have W and H in 1..{MAX_SIDE}")
+    return w, h
 
 
 def _parse_intrinsics(text: str | None, fov: float, width: int, height: int):
@@ -67,6 +97,14 @@ def _parse_intrinsics(text: str | None, fov: float, width: int, height: int):
         raise InputError(f"--intrinsics must be 'fx,fy,cx,cy' in pixels, got {text!r}") from None
     if not all(map(lambda v: v == v and abs(v) != float("inf"), (fx, fy, cx, cy))) or fx <= 0 or fy <= 0:
         raise InputError(f"--intrinsics needs finite values and positive focal lengths, got {text!r}")
+    side = max(width, height)
+    lo, hi = MIN_FOCAL * side, MAX_FOCAL * side
+    if not (lo <= fx <= hi and lo <= fy <= hi):
+        raise InputError(f"--intrinsics focal lengths must be in {MIN_FOCAL:g}..{MAX_FOCAL:g} x the photo's long side "
+                         f"({lo:g}..{hi:g} pixels for {width}x{height}), got {text!r}")
+    if not (abs(cx) <= MAX_PRINCIPAL * side and abs(cy) <= MAX_PRINCIPAL * side):
+        raise InputError(f"--intrinsics principal point must be within {MAX_PRINCIPAL:g} x the photo's long side of "
+                         f"its corner, got {text!r}")
     return torch.tensor([[fx, 0, cx], [0, fy, cy], [0, 0, 1]], dtype=torch.float64)
 
 
@@ -85,34 +123,34 @@ def _side_by_side(memory_frames, frames):
 
 @app.command()
 def generate(
-    out: Path = typer.Option(..., "--out", help="Output video (.mp4); OUT.json is written beside it."),
-    image: Optional[Path] = typer.Option(None, "--image", help="The photo (PNG/JPEG/PPM...)."),
-    depth: Optional[Path] = typer.Option(None, "--depth", help="Its depth: 16-bit PNG (see --depth-scale) or .npy in metres; 0 = invalid."),
-    depth_scale: Optional[float] = typer.Option(None, "--depth-scale", help="PNG depth units per metre (TUM: 5000, most Kinect data: 1000; default 1000, or the example's)."),
-    intrinsics: Optional[str] = typer.Option(None, "--intrinsics", help="fx,fy,cx,cy in pixels of the photo (default: --fov)."),
-    fov: float = typer.Option(60.0, "--fov", help="Horizontal field of view in degrees, used when --intrinsics is not given."),
+    out: Path = typer.Option(..., "--out", help="Output video (.mp4); OUT.json is written beside it. Checked for writability before anything runs; all outputs appear together at the end."),
+    image: Optional[Path] = typer.Option(None, "--image", help=f"The photo (PNG/JPEG/PPM...): 8-bit colour or grey, at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE}, at most 16384 pixels per side and 64 megapixels (a single-channel 16-bit image is a depth map, refused)."),
+    depth: Optional[Path] = typer.Option(None, "--depth", help="Its depth: 16-bit PNG (see --depth-scale) or .npy in metres; 0 = invalid. Same size as the photo."),
+    depth_scale: Optional[float] = typer.Option(None, "--depth-scale", help="PNG depth units per metre, finite and > 0 (TUM: 5000, most Kinect data: 1000; default 1000, or the example's)."),
+    intrinsics: Optional[str] = typer.Option(None, "--intrinsics", help=f"fx,fy,cx,cy in pixels of the photo: fx, fy in {MIN_FOCAL:g}..{MAX_FOCAL:g} x its long side, |cx|, |cy| at most {MAX_PRINCIPAL:g} x (default: --fov)."),
+    fov: float = typer.Option(60.0, "--fov", help=f"Horizontal field of view in degrees, {MIN_FOV:g}..{MAX_FOV:g}, used when --intrinsics is not given."),
     trajectory: str = typer.Option("orbit_left", "--trajectory", help="Preset name, RealEstate10K .txt or (N,4,4) c2w .npy."),
-    trajectory_scale: Optional[float] = typer.Option(None, "--trajectory-scale", help="Multiply the path's translations by this instead of the automatic rule."),
-    frames: int = typer.Option(49, "--frames", min=1, help="Number of frames to generate (the photo is frame 0)."),
-    size: Optional[str] = typer.Option(None, "--size", help="Output WxH (multiples of 16); default: photo aspect, long side 256."),
-    steps: int = typer.Option(DEFAULT_STEPS, "--steps", min=1, help="Denoising steps per segment (before --start-sigma skips the noisiest)."),
+    trajectory_scale: Optional[float] = typer.Option(None, "--trajectory-scale", help=f"Multiply the path's translations by this (0..{MAX_TRAJECTORY_SCALE:g}; > 0 for presets) instead of the automatic rule."),
+    frames: int = typer.Option(49, "--frames", min=1, help=f"Number of frames to generate (the photo is frame 0): 1..{MAX_FRAMES}, and frames x W x H at most {MAX_FRAMES} x 256 x 256 (e.g. 128 frames at 1024x1024)."),
+    size: Optional[str] = typer.Option(None, "--size", help=f"Output WxH (multiples of the model's size multiple, 16 for mirage-tiny; at most {MAX_SIDE} per side); default: photo aspect, long side 256."),
+    steps: int = typer.Option(DEFAULT_STEPS, "--steps", min=1, help=f"Denoising steps per segment, 1..{MAX_STEPS} (before --start-sigma skips the noisiest)."),
     guidance: str = typer.Option("replace", "--guidance", help="Memory-guided sampling: 'replace' (covered tokens follow the memory read, noised to each step's level, until --guidance-end: what the memory shows stays put) or 'none' (the denoiser sees the memory only through its input channels; freer, drifts)."),
     guidance_end: float = typer.Option(DEFAULT_GUIDANCE_END, "--guidance-end", help="Noise level (sigma, 0..1) where guidance stops and the model runs free: 0 keeps exactly what the memory shows; higher blends seams but lets the model repaint remembered content."),
-    start_sigma: float = typer.Option(DEFAULT_START_SIGMA, "--start-sigma", help="Start each segment at this noise level from the memory read with holes filled by the nearest covered token (1: from pure noise). Lower keeps the layout, costs fewer steps, invents less."),
+    start_sigma: float = typer.Option(DEFAULT_START_SIGMA, "--start-sigma", help="Start each segment at this noise level (0 < sigma <= 1) from the memory read with holes filled by the nearest covered token (1: from pure noise). Lower keeps the layout, costs fewer steps, invents less."),
     memory: str = typer.Option("on", "--memory", help="'off': no memory read, guidance or write-back (a baseline without memory)."),
-    seed: int = typer.Option(0, "--seed"),
-    fps: float = typer.Option(16.0, "--fps", min=1.0),
+    seed: int = typer.Option(0, "--seed", help="Random seed, 0..2^64-1."),
+    fps: float = typer.Option(16.0, "--fps", min=1.0, help=f"Frame rate of the video, 1..{MAX_FPS:g}."),
     model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Pipeline directory (diffusers layout)."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Also write OUT_sbs.mp4: (memory read, decoded | generated)."),
     example: Optional[str] = typer.Option(None, "--example", help="Use a bundled example for image, depth, intrinsics and path: 'tum_desk' (a real RGB-D photo) or 'room' (procedural)."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch (default: torch's choice)."),
+    threads: Optional[int] = typer.Option(None, "--threads", help=f"CPU threads for torch, 1..{MAX_THREADS} (default: torch's choice)."),
     exclude_mask: Optional[Path] = typer.Option(None, "--exclude-mask", help="Image/.npy of the photo's size: non-zero pixels (sky, people, moving objects) are not stored in the memory."),
     memory_dtype: str = typer.Option("float16", "--memory-dtype", help="Token storage: float32, float16, bfloat16 or int8."),
-    voxel_size: str = typer.Option("auto", "--voxel-size", help="Voxel fusion edge in metres, 'auto' (one latent pixel at the photo's 5th-percentile depth) or 'off' (append-only)."),
+    voxel_size: str = typer.Option("auto", "--voxel-size", help="Voxel fusion edge in metres (> 0; the grid spans 2^20 voxels each way, which must hold the scene and the path), 'auto' (one latent pixel at the photo's 5th-percentile depth) or 'off' (append-only)."),
     fusion: str = typer.Option("mean", "--fusion", help="Voxel fusion policy: mean (confidence-weighted) or newest."),
-    capacity: Optional[int] = typer.Option(None, "--capacity", min=1, help="Maximum memory tokens (least recently seen evicted first)."),
+    capacity: Optional[int] = typer.Option(None, "--capacity", min=1, help="Maximum memory tokens, 1..2^31-1 (least recently seen evicted first)."),
     splat: str = typer.Option("nearest", "--splat", help="Memory read: nearest (z-buffer) or bilinear (soft splatting)."),
-    save_memory: Optional[Path] = typer.Option(None, "--save-memory", help="Write the final memory to this .safetensors file."),
+    save_memory: Optional[Path] = typer.Option(None, "--save-memory", help="Write the final memory to this .safetensors file (needs --memory on)."),
 ) -> None:
     """Generate a video from one photo + depth along a camera path, through latent spatial memory."""
     try:
@@ -131,6 +169,8 @@ def _memory_config(memory_dtype: str, voxel_size: str, fusion: str, capacity, sp
                                  ("--splat", splat, SPLAT_MODES)):
         if value not in allowed:
             raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
+        raise InputError(f"--capacity must be in 1..{MAX_CAPACITY}, got {capacity}")
     if voxel_size in ("auto", "off"):
         vs = None if voxel_size == "off" else "auto"
     else:
@@ -141,6 +181,125 @@ def _memory_config(memory_dtype: str, voxel_size: str, fusion: str, capacity, sp
         if not (vs > 0 and math.isfinite(vs)):
             raise InputError(f"--voxel-size must be > 0 metres, 'auto' or 'off', got {voxel_size!r}")
     return MemoryConfig(dtype=memory_dtype, voxel_size=vs, fusion=fusion, capacity=capacity, splat=splat)
+
+
+def _model_geometry(model: Path) -> Optional[tuple[int, int]]:
+    """Check a pipeline folder from its config files alone (nothing loaded) and return its output size multiple
+    (VAE spatial factor x transformer patch) and VAE spatial factor, or ``None`` when the configs do not tell them
+    (checked after loading).
+
+    Raises:
+        InputError: not a folder, no ``model_index.json``, a component or its config missing or unreadable.
+    """
+    from types import SimpleNamespace
+
+    try:
+        ok = model.is_dir() and (model / "model_index.json").is_file()
+    except (OSError, ValueError):
+        ok = False
+    if not ok:
+        raise InputError(f"model directory not found or not a diffusers pipeline: {model}")
+    configs = {}
+    try:
+        index = json.loads((model / "model_index.json").read_text())
+        if not isinstance(index, dict):
+            raise ValueError("not a JSON object")
+        for comp, name in (("vae", "config.json"), ("transformer", "config.json"), ("scheduler", "scheduler_config.json")):
+            if comp not in index:
+                raise InputError(f"cannot load the pipeline from {model}: model_index.json lists no {comp!r}")
+            cfg = model / comp / name
+            if not cfg.is_file():
+                raise InputError(f"cannot load the pipeline from {model}: {comp}/{name} is missing")
+            configs[comp] = json.loads(cfg.read_text())
+    except InputError:
+        raise
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
+    try:
+        from diffusers.configuration_utils import FrozenDict
+
+        from .pipelines.pipeline_mirage import vae_scale_factors
+
+        spatial, _ = vae_scale_factors(SimpleNamespace(config=FrozenDict(configs["vae"])))
+        patch = configs["transformer"].get("patch_size")
+        return int(spatial) * int(patch[1]), int(spatial)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return None
+
+
+def _check_voxel_range(mem_cfg, voxel_text: str, dep, K, c2w, spatial: int) -> None:
+    """The memory's fused voxel grid spans +-2^20 voxels: check that the photo's points and everything seen from the
+    camera path stay inside it (``dep (H, W)`` output-size depth, ``K`` output intrinsics, ``c2w (N, 4, 4)``)."""
+    import numpy as np
+    import torch
+
+    from .geometry.camera import rescale_intrinsics
+    from .memory.latent_memory import pool_depth_to_grid
+
+    H, W = dep.shape
+    d = torch.from_numpy(np.ascontiguousarray(dep, dtype=np.float32))
+    K_lat = rescale_intrinsics(K.double(), (H, W), (H // spatial, W // spatial))
+    voxel = mem_cfg.resolve_voxel_size(pool_depth_to_grid(d, spatial), K_lat)
+    if voxel is None:
+        return
+    Kd = K.double().numpy()
+    x = (np.arange(W) + 0.5 - Kd[0, 2]) / Kd[0, 0]
+    y = (np.arange(H) + 0.5 - Kd[1, 2]) / Kd[1, 1]
+    ray = np.sqrt(1.0 + x[None, :] ** 2 + y[:, None] ** 2)
+    photo = float((dep.astype(np.float64) * ray).max())  # farthest photo point from its camera (the origin)
+    cams = float(torch.linalg.vector_norm(c2w[:, :3, 3].double(), dim=-1).max())
+    reach = photo + 2 * cams  # a point seen from a camera of the path lies within photo + cams of that camera
+    limit = (1 << 20) * voxel
+    if not (math.isfinite(voxel) and voxel > 0 and reach < limit):
+        raise InputError(
+            f"--voxel-size {voxel_text} ({voxel:.3g} m) is too small for this scene: the memory's voxel grid reaches "
+            f"+-{limit:.3g} m (2^20 voxels) but the photo's points and the camera path reach {reach:.3g} m "
+            "(pass a larger --voxel-size, or 'off')"
+        )
+
+
+def _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guidance, guidance_end, start_sigma,
+                   memory, seed, fps, threads, save_memory, side_by_side):
+    """Checks of the option values alone (no file read), and of the output paths (nothing written)."""
+    from .io import check_output_path
+
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"--out must end in .mp4, got {out}")
+    if save_memory is not None and save_memory.suffix.lower() != ".safetensors":
+        raise InputError(f"--save-memory must end in .safetensors, got {save_memory}")
+    if not (depth_scale > 0 and math.isfinite(depth_scale)):
+        raise InputError(f"--depth-scale must be > 0, got {depth_scale}")
+    if not MIN_FOV <= fov <= MAX_FOV:
+        raise InputError(f"--fov must be in {MIN_FOV:g}..{MAX_FOV:g} degrees, got {fov}")
+    if trajectory_scale is not None and not 0 <= trajectory_scale <= MAX_TRAJECTORY_SCALE:
+        raise InputError(f"--trajectory-scale must be in 0..{MAX_TRAJECTORY_SCALE:g}, got {trajectory_scale}")
+    if not 1 <= frames <= MAX_FRAMES:
+        raise InputError(f"--frames must be in 1..{MAX_FRAMES}, got {frames}")
+    if not 1 <= steps <= MAX_STEPS:
+        raise InputError(f"--steps must be in 1..{MAX_STEPS}, got {steps}")
+    if not (math.isfinite(fps) and 1.0 <= fps <= MAX_FPS):
+        raise InputError(f"--fps must be finite and in 1..{MAX_FPS:g}, got {fps}")
+    if not 0 <= seed <= MAX_SEED:
+        raise InputError(f"--seed must be in 0..2^64-1, got {seed}")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise InputError(f"--threads must be in 1..{MAX_THREADS}, got {threads}")
+    if guidance not in ("none", "replace"):
+        raise InputError(f"--guidance must be none or replace, got {guidance!r}")
+    if memory not in ("on", "off"):
+        raise InputError(f"--memory must be on or off, got {memory!r}")
+    if not 0.0 <= guidance_end <= 1.0:
+        raise InputError(f"--guidance-end must be a noise level in [0, 1], got {guidance_end}")
+    if not 0.0 < start_sigma <= 1.0:
+        raise InputError(f"--start-sigma must be in (0, 1], got {start_sigma}")
+    if save_memory is not None and memory == "off":
+        raise InputError("--save-memory needs --memory on (with --memory off there is no memory to save)")
+    # outputs: checked now, written at the end
+    check_output_path(out, "--out", extra_name_chars=len("_sbs") if side_by_side else 0)
+    check_output_path(out.with_suffix(".json"), "--out's JSON")
+    if side_by_side:
+        check_output_path(out.with_name(out.stem + "_sbs.mp4"), "--side-by-side video")
+    if save_memory is not None:
+        check_output_path(save_memory, "--save-memory")
 
 
 def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, trajectory_scale, frames, size, steps, guidance,
@@ -154,14 +313,14 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 
     from .geometry.camera import rescale_intrinsics
     from .geometry.trajectory import load_trajectory
-    from .io import check_image_depth, load_depth, load_image, load_mask, write_video
+    from .io import OutputSet, check_image_depth, load_depth, load_image, load_mask, write_video
+    from .pipelines.pipeline_mirage import default_size
 
-    if threads:
-        torch.set_num_threads(threads)
+    # ---------------------------------------------------------------- 1. options (nothing read, nothing loaded)
     if example is not None:
         ex = EXAMPLES_DIR / example
         meta_path = ex / "example.json"
-        if not meta_path.is_file():
+        if "/" in example or "\\" in example or example in ("", ".", "..") or not meta_path.is_file():
             names = sorted(p.name for p in EXAMPLES_DIR.iterdir() if (p / "example.json").is_file()) if EXAMPLES_DIR.is_dir() else []
             raise InputError(f"unknown example {example!r}; bundled examples: {', '.join(names) or 'none'}")
         meta = json.loads(meta_path.read_text())
@@ -174,57 +333,67 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
             trajectory = str(ex / meta["trajectory"]) if (ex / meta["trajectory"]).is_file() else meta["trajectory"]
     if image is None or depth is None:
         raise InputError("--image and --depth are required (or use --example room)")
-    if out.suffix.lower() != ".mp4":
-        raise InputError(f"--out must end in .mp4, got {out}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)  # fail now, not after generating
-    except OSError as e:
-        raise InputError(f"cannot create the output folder {out.parent}: {e}") from None
-    if not model.is_dir() or not (model / "model_index.json").is_file():
-        raise InputError(f"model directory not found or not a diffusers pipeline: {model}")
     depth_scale = 1000.0 if depth_scale is None else depth_scale
-    if not (depth_scale > 0 and math.isfinite(depth_scale)):
-        raise InputError(f"--depth-scale must be > 0, got {depth_scale}")
-    if not math.isfinite(fps):
-        raise InputError(f"--fps must be finite, got {fps}")
+    _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guidance, guidance_end, start_sigma,
+                   memory, seed, fps, threads, save_memory, side_by_side)
     mem_cfg = _memory_config(memory_dtype, voxel_size, fusion, capacity, splat)
-    if guidance not in ("none", "replace"):
-        raise InputError(f"--guidance must be none or replace, got {guidance!r}")
-    if memory not in ("on", "off"):
-        raise InputError(f"--memory must be on or off, got {memory!r}")
-    if not 0.0 <= guidance_end <= 1.0:
-        raise InputError(f"--guidance-end must be a noise level in [0, 1], got {guidance_end}")
-    if not 0.0 < start_sigma <= 1.0:
-        raise InputError(f"--start-sigma must be in (0, 1], got {start_sigma}")
-    if save_memory is not None and save_memory.suffix.lower() != ".safetensors":
-        raise InputError(f"--save-memory must end in .safetensors, got {save_memory}")
+    size_wh = _parse_size_text(size) if size else None
+    if size_wh is not None and frames * size_wh[0] * size_wh[1] > MAX_PIXEL_FRAMES:
+        raise InputError(
+            f"--frames {frames} at --size {size} is {frames * size_wh[0] * size_wh[1] / 1e6:.0f} M pixel-frames, over "
+            f"the limit of {MAX_PIXEL_FRAMES / 1e6:.0f} M ({MAX_FRAMES} frames at 256x256): fewer frames or a smaller size"
+        )
+    geometry = _model_geometry(model)  # configs only
+    multiple, spatial = geometry if geometry is not None else (None, None)
+    if size_wh is not None and multiple is not None:
+        _parse_size(size, 0, 0, multiple)
 
-    img = load_image(image)
+    # ---------------------------------------------------------------- 2. input files (read, nothing loaded)
+    img = load_image(image, min_side=MIN_PHOTO_SIDE, allow_depth_like=False)
     dep = load_depth(depth, depth_scale=depth_scale)
     check_image_depth(img, dep)
     H0, W0 = img.shape[:2]
     excl = load_mask(exclude_mask, (H0, W0)) if exclude_mask is not None else None
     K0 = _parse_intrinsics(intrinsics, fov, W0, H0)
     traj = load_trajectory(trajectory, frames, depth_m=dep, scale=trajectory_scale)
+    if not bool(torch.isfinite(traj.c2w.float()).all()):
+        raise InputError(f"camera path {trajectory}: its poses overflow float32 (translations too large: "
+                         f"--trajectory-scale {traj.scale:g})")
 
+    def check_output_size(W, H, spatial):
+        """What depends on the output size: depth and mask left after resizing, the memory's voxel grid range."""
+        dep_r = cv2.resize(dep, (W, H), interpolation=cv2.INTER_NEAREST)
+        if not (dep_r > 0).any():
+            raise InputError(
+                f"depth {depth} has no valid (> 0) pixel left after resizing {W0}x{H0} -> {W}x{H} (nearest sampling); "
+                "the depth map is too sparse for this --size (try a larger --size or a denser depth map)"
+            )
+        if excl is not None and not (~cv2.resize(excl.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST).astype(bool)
+                                     & (dep_r > 0)).any():
+            raise InputError(f"--exclude-mask {exclude_mask} covers every pixel with depth: nothing to remember")
+        if memory == "on":
+            _check_voxel_range(mem_cfg, voxel_size, dep_r, rescale_intrinsics(K0, (H0, W0), (H, W)), traj.c2w, spatial)
+
+    if multiple is not None:
+        W, H = size_wh if size_wh is not None else default_size(W0, H0, multiple)
+        check_output_size(W, H, spatial)
+
+    # ---------------------------------------------------------------- 3. the model
+    if threads is not None:
+        torch.set_num_threads(threads)
     from .pipelines import MiragePipeline
 
     try:
         pipe = MiragePipeline.from_pretrained(str(model), dtype=torch.float32)
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, TypeError, AttributeError, ImportError) as e:
         raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
     pipe.set_progress_bar_config(disable=True)
-    W, H = _parse_size(size, W0, H0, pipe.size_multiple)
+    if multiple != pipe.size_multiple or spatial != pipe.vae_scale_factor_spatial:  # configs did not tell: now
+        W, H = _parse_size(size, W0, H0, pipe.size_multiple)
+        check_output_size(W, H, pipe.vae_scale_factor_spatial)
     K = rescale_intrinsics(K0, (H0, W0), (H, W))  # output pixels, for OUT.json
-    if not (cv2.resize(dep, (W, H), interpolation=cv2.INTER_NEAREST) > 0).any():
-        raise InputError(
-            f"depth {depth} has no valid (> 0) pixel left after resizing {W0}x{H0} -> {W}x{H} (nearest sampling); "
-            "the depth map is too sparse for this --size (try a larger --size or a denser depth map)"
-        )
-    if excl is not None and not (~cv2.resize(excl.astype(np.uint8), (W, H), interpolation=cv2.INTER_NEAREST).astype(bool)
-                                 & (cv2.resize(dep, (W, H), interpolation=cv2.INTER_NEAREST) > 0)).any():
-        raise InputError(f"--exclude-mask {exclude_mask} covers every pixel with depth: nothing to remember")
 
+    # ---------------------------------------------------------------- 4. generate
     gen = torch.Generator().manual_seed(seed)
     n_seg = pipe.num_segments(frames)
     bar = tqdm(total=n_seg, desc="segments", unit="seg", disable=n_seg == 0)
@@ -251,17 +420,8 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     bar.close()
     total = time.perf_counter() - t0
 
+    # ---------------------------------------------------------------- 5. outputs: temporary names, renamed together
     video = (result.frames * 255).round().astype(np.uint8)
-    write_video(out, video, fps)
-    written = [str(out)]
-    if side_by_side and result.memory_frames is not None:
-        sbs = out.with_name(out.stem + "_sbs.mp4")
-        write_video(sbs, _side_by_side(result.memory_frames, result.frames), fps)
-        written.append(str(sbs))
-    if save_memory is not None and result.memory is not None:
-        save_memory.parent.mkdir(parents=True, exist_ok=True)
-        result.memory.save(save_memory)
-        written.append(str(save_memory))
     Kf = K.float().tolist()
     meta = {
         "frames": int(video.shape[0]),
@@ -284,8 +444,19 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
                    **(result.memory.stats() if result.memory is not None else {})},
         "seconds": round(total, 3),
     }
-    out.with_suffix(".json").write_text(json.dumps(meta, indent=1))
-    written.append(str(out.with_suffix(".json")))
+    with OutputSet() as outputs:
+        try:
+            write_video(outputs.temp_path(out), video, fps)
+            if side_by_side and result.memory_frames is not None:
+                sbs = out.with_name(out.stem + "_sbs.mp4")
+                write_video(outputs.temp_path(sbs), _side_by_side(result.memory_frames, result.frames), fps)
+            if save_memory is not None and result.memory is not None:
+                result.memory.save(outputs.temp_path(save_memory))
+            outputs.temp_path(out.with_suffix(".json")).write_text(json.dumps(meta, indent=1))
+        except OSError as e:
+            raise InputError(f"cannot write the outputs of {out}: {type(e).__name__}: {e}") from None
+        written = [str(p) for p in outputs.finals]
+        outputs.commit()
     typer.echo(f"wrote {', '.join(written)} ({video.shape[0]} frames {W}x{H}, {total:.1f} s)")
 
 

@@ -14,14 +14,16 @@ from scipy.spatial.transform import Rotation
 from mirage_world.errors import InputError
 from mirage_world.geometry.camera import (
     check_c2w,
-    check_camera_inputs,
     check_intrinsics,
     crop_intrinsics,
     downsample_depth,
+    intrinsics_from_fov,
     invert_pose,
     latent_grid,
     latent_intrinsics,
     pixel_centers,
+    pixel_corners,
+    pixel_rays,
     project_points,
     rescale_intrinsics,
     unproject_depth,
@@ -221,23 +223,45 @@ def test_check_intrinsics_and_c2w_errors():
     assert issubclass(InputError, ValueError)
 
 
-def test_check_camera_inputs_shapes_dtypes():
-    K = K64.expand(2, 3, 3, 3)
-    c2w = torch.eye(4, dtype=torch.float64).expand(3, 4, 4)
-    check_camera_inputs(K, c2w, depth=torch.ones(2, 3, 5, 5, dtype=torch.float64))
-    with pytest.raises(InputError, match="do not broadcast") as ei:
-        check_camera_inputs(K, c2w, depth=torch.ones(4, 5, 5, dtype=torch.float64))
-    assert "depth (4, 5, 5)" in str(ei.value) and "K (2, 3, 3, 3)" in str(ei.value)
-    with pytest.raises(InputError, match="mix dtypes"):
-        check_camera_inputs(K.float(), c2w)
-    with pytest.raises(InputError, match=r"\(\.\.\., N, 3\)"):
-        check_camera_inputs(K64, c2w[0], points=torch.ones(5, 2, dtype=torch.float64))
-    with pytest.raises(InputError, match="NaN"):
-        check_camera_inputs(K64, c2w[0], points=torch.full((5, 3), float("nan"), dtype=torch.float64))
-    bad = K64.clone()
-    bad[1, 1] = 0.0
-    with pytest.raises(InputError, match="focal"):
-        check_camera_inputs(bad, c2w)
+def test_checks_take_numpy_and_torch_and_name_the_bad_pose():
+    poses = np.tile(np.eye(4), (2, 3, 1, 1))
+    assert check_c2w(poses) is poses and check_intrinsics(K64.numpy()) is not None
+    poses[1, 2, :3, :3] = 2 * np.eye(3)
+    with pytest.raises(InputError, match=r"c2w\[1, 2\] rotation part is not orthonormal"):
+        check_c2w(poses)
+    with pytest.raises(InputError, match=r"c2w\[1, 2\] rotation part is not orthonormal"):
+        check_c2w(torch.from_numpy(poses).float())
+    poses[1, 2] = np.eye(4)
+    poses[0, 1, 3, 2] = 0.5
+    with pytest.raises(InputError, match=r"c2w\[0, 1\] last row is \[0.0, 0.0, 0.5, 1.0\]"):
+        check_c2w(poses)
+    Ks = np.stack([K64.numpy(), K64.numpy()])
+    Ks[1, 2, 0] = 0.1
+    with pytest.raises(InputError, match=r"K\[1\] last row must be"):
+        check_intrinsics(Ks)
+    with pytest.raises(InputError, match="floating-point array"):
+        check_c2w(np.eye(4, dtype=int))
+    with pytest.raises(InputError, match="torch.Tensor or numpy array"):
+        check_intrinsics([[1.0, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert check_c2w(np.zeros((0, 4, 4))).shape == (0, 4, 4)  # an empty batch has nothing wrong
+
+
+def test_intrinsics_from_fov_and_pixel_rays():
+    K = intrinsics_from_fov(90.0, 48, 64)
+    assert K.dtype == torch.float32 and K.tolist() == [[32.0, 0.0, 32.0], [0.0, 32.0, 24.0], [0.0, 0.0, 1.0]]
+    assert intrinsics_from_fov(60, 3, 5, dtype=torch.float64).dtype == torch.float64
+    for bad, match in (((0.0, 4, 4), "fov"), ((180, 4, 4), "fov"), (("x", 4, 4), "fov"), ((60.0, 0, 4), "height"),
+                       ((60.0, 4, True), "width")):
+        with pytest.raises(InputError, match=match):
+            intrinsics_from_fov(*bad)
+    # a ray through a pixel, scaled to depth d, projects back to that pixel at depth d
+    uv = pixel_centers(3, 4, ss=2, dtype=torch.float64)
+    assert uv.shape == (6, 8, 2) and uv[0, 0].tolist() == [0.25, 0.25] and uv[5, 7].tolist() == [3.75, 2.75]
+    rays = pixel_rays(uv, K64)
+    assert torch.equal(rays[..., 2], torch.ones(6, 8, dtype=torch.float64))
+    back, z = project_points(2.5 * rays.reshape(-1, 3), K64, torch.eye(4, dtype=torch.float64))
+    assert torch.allclose(back, uv.reshape(-1, 2), atol=1e-9) and torch.allclose(z, torch.full_like(z, 2.5))
+    assert pixel_corners(2, 3)[2, 3].tolist() == [3.0, 2.0]
 
 
 # ------------------------------------------------------------------------------------------------ conversions

@@ -67,7 +67,7 @@ def test_culled_nearest_read_is_bit_equal_to_unculled_and_reference(seed, flat_m
     mem = _room_memory(3000, seed)
     K, c2w = _cameras(3, seed, h, w)
     r = mem.read(K, c2w, (h, w))
-    idx = mem._read_index()
+    idx = mem.read_index()
     assert idx is not None and idx.num_chunks > 50 and idx.num_runs == 4 * idx.num_chunks
     vis, _ = idx.classify(read_matrices(K, c2w, torch.float64)[0].numpy(), (h, w), mem.near)
     assert 0 < vis.sum() < vis.size  # culling dropped something and kept something
@@ -150,7 +150,7 @@ def test_index_is_rebuilt_when_positions_change():
     r = mem.read(Kv, cv, (h, w))
     win, zbuf = zbuffer_winners(mem.positions, Kv, cv, (h, w), mem.near)
     assert torch.equal(r.depth, torch.where(win >= 0, zbuf, torch.zeros_like(zbuf)))
-    assert mem._read_index().key[1] == mem.positions._version
+    assert mem.read_index().key[1] == mem.positions._version
 
 
 def test_index_runs_cover_every_token_once_with_tight_boxes():
@@ -278,9 +278,22 @@ def test_cameras_in_any_float_dtype():
 def test_camera_looking_away_reads_nothing_in_both_modes():
     mem = LatentSpatialMemory(4)
     mem.write(torch.randn(4, 32, 32), torch.full((32, 32), 2.0), _K(32, 32, 16.0), torch.eye(4))
-    assert mem._read_index() is not None  # 1024 tokens: indexed, and every run is culled below
+    assert mem.read_index() is not None  # 1024 tokens: indexed, and every run is culled below
     back = _pose(math.pi)
     for mode in ("nearest", "bilinear"):
         r = mem.read(_K(16, 16, 8.0), back, (16, 16), mode=mode)
         assert r.latent.shape == (1, 4, 16, 16) and r.mask.sum() == 0 and r.latent.abs().sum() == 0
         assert r.depth.abs().sum() == 0
+
+
+@pytest.mark.parametrize("hw", [(1, 1), (1, 3), (3, 1)])
+def test_reads_on_degenerate_grids_match_the_reference(hw):
+    # a 1x1 grid read at several cameras crops the z-buffer border into a strided view (regression: it crashed)
+    mem = _room_memory(600, 4, C=3)
+    K, c2w = _cameras(3, 4, *hw)
+    for mode in ("nearest", "bilinear"):
+        r = mem.read(K, c2w, hw, mode=mode)
+        assert r.latent.shape == (3, 3, *hw)
+    r = mem.read(K, c2w, hw)
+    ref = zbuffer_read_reference(mem.positions, mem.latents, K, c2w, hw, mem.near)
+    assert torch.equal(r.latent, ref.latent) and torch.equal(r.depth, ref.depth) and torch.equal(r.mask, ref.mask)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mirage_world.geometry.camera import rescale_intrinsics, unproject_depth
+from mirage_world.geometry.camera import downsample_depth, rescale_intrinsics, unproject_depth
 from mirage_world.memory import (
     LatentSpatialMemory,
     pool_depth_to_grid,
@@ -154,8 +154,10 @@ def test_pool_depth_median_does_not_float_tokens_at_a_step_edge():
     d[8:, 8:][::2] = 0  # half the samples invalid: median of the valid ones
     pooled = pool_depth_to_grid(d, 8)
     assert pooled[0, 0] == 0 and pooled[1, 1] == 1.0
-    with pytest.raises(ValueError, match="divisible"):
-        pool_depth_to_grid(torch.ones(10, 16), 8)
+    # one implementation (geometry.camera.downsample_depth): a size the factor does not divide keeps the top-left
+    # window of whole blocks, like a stride-8 encoder
+    assert pool_depth_to_grid is downsample_depth
+    assert torch.equal(pool_depth_to_grid(d[:, :13], 8), pool_depth_to_grid(d[:, :8], 8))
 
 
 def test_latent_grid_tokens_follow_image_geometry():

@@ -123,7 +123,7 @@ def test_garbage_pickles_and_lying_headers_are_refused(tmp_path):
     with pytest.raises(ValueError):
         LatentSpatialMemory.load(p)
     p.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
-    with pytest.raises(ValueError, match="header length"):
+    with pytest.raises(ValueError, match="header too large"):
         LatentSpatialMemory.load(p)
     hdr = json.dumps({"__metadata__": {"format": "mirage-latent-memory", "format_version": "1"},
                       "positions": {"dtype": "F32", "shape": [1000, 3], "data_offsets": [0, 12000]}}).encode()
@@ -135,3 +135,25 @@ def test_garbage_pickles_and_lying_headers_are_refused(tmp_path):
         LatentSpatialMemory.load(p)
     with pytest.raises(ValueError, match="does not exist"):
         LatentSpatialMemory.load(tmp_path / "nope.safetensors")
+
+
+def test_public_state_api_round_trip_and_checks():
+    m = _filled(voxel_size=0.05, dtype="int8")
+    st = m.state_dict()
+    assert set(st) == {"options", "num_writes", "tensors"} and st["num_writes"] == 3
+    assert LatentSpatialMemory(**st["options"]).num_tokens == 0  # the options build an empty twin
+    n = LatentSpatialMemory.from_state(st)
+    r1, r2 = m.read(_K(6, 8), torch.eye(4), (6, 8)), n.read(_K(6, 8), torch.eye(4), (6, 8))
+    assert torch.equal(r1.latent, r2.latent) and torch.equal(r1.depth, r2.depth) and n.num_writes == 3
+    before = m.positions.clone()
+    n.write(torch.randn(5, 6, 8), 2 + torch.rand(6, 8), _K(6, 8), torch.eye(4))  # fuses in place
+    assert torch.equal(m.positions, before)  # the copy shares nothing with the source
+    bad = {**st, "tensors": {k: v for k, v in st["tensors"].items() if k != "scale"}}
+    with pytest.raises(ValueError, match="expected"):
+        LatentSpatialMemory.from_state(bad)
+    with pytest.raises(ValueError, match="write ids"):
+        LatentSpatialMemory.from_state({**st, "num_writes": 1})
+    with pytest.raises(ValueError, match="invalid options"):
+        LatentSpatialMemory.from_state({**st, "options": {**st["options"], "fusion": "max"}})
+    with pytest.raises(ValueError, match="state must be"):
+        LatentSpatialMemory.from_state({"tensors": {}})

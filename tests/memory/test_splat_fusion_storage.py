@@ -237,7 +237,9 @@ def test_write_rejects_bad_input_clearly(kw, match):
     "K, c2w, hw, match",
     [
         (_K(4, 4) * torch.tensor([[0.0], [1], [1]]), torch.eye(4), (4, 4), "focal"),
-        (_K(4, 4), torch.zeros(4, 4), (4, 4), "orthonormal"),
+        (_K(4, 4), torch.zeros(4, 4), (4, 4), "last row"),
+        (_K(4, 4), torch.diag(torch.tensor([1.0, 1.0, 0.0, 1.0])), (4, 4), "orthonormal"),
+        (_K(4, 4), torch.diag(torch.tensor([1.0, 1.0, -1.0, 1.0])), (4, 4), "reflection"),
         (_K(4, 4), torch.eye(4) * float("nan"), (4, 4), "finite"),
         (_K(4, 4)[None].repeat(2, 1, 1), torch.eye(4)[None], (4, 4), "K must be"),
         (_K(4, 4), torch.eye(4), (0, 4), "hw"),

@@ -45,8 +45,10 @@ def test_full_coverage_and_guidance_end_0_returns_the_memory_read_through_the_de
 
 def test_memory_off_writes_nothing_and_runs(pipe):
     img, depth, K, c2w = _inputs(5)
-    out = pipe(img, depth, K, c2w, num_inference_steps=2, use_memory=False, progress=False, **HW)
+    out = pipe(img, depth, K, c2w, num_inference_steps=2, use_memory=False, progress=False, return_memory_frames=True,
+               **HW)
     assert out.memory is None and out.frames.shape == (5, 32, 48, 3)
+    assert (out.memory_frames[1:] == 0).all()  # uncovered pixels of the side-by-side read are black, not faded grey
     assert out.segments[0].coverage == 0.0 and out.segments[0].memory_tokens == 0
 
 

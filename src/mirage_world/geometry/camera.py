@@ -9,7 +9,13 @@ Conventions (used everywhere in the package):
   ``s`` maps a continuous image coordinate ``u`` to ``s * u``, so ``K`` rescales by multiplying its first two rows.
 * Depth is z-depth (distance along +z), in metres, strictly positive where valid.
 
-All functions are pure torch, accept any leading batch dimensions ``...`` and keep dtype and device.
+All torch functions accept any leading batch dimensions ``...`` and keep dtype and device. The validators
+(:func:`check_c2w`, :func:`check_intrinsics`) take torch tensors or numpy arrays and are the package's only pose /
+intrinsics checks; they raise :class:`~mirage_world.errors.InputError` (a ``ValueError``).
+
+Two ways to project: :func:`project_points` (the per-point reference: invert the pose, transform, divide) and
+:func:`project_with_matrices` with :func:`projection_matrices` (the fast path of the memory reads: one 3x4 matrix
+per camera, built in float64, elementwise arithmetic); their agreement is tested.
 
 Latent grids whose factor does not divide the image (:func:`latent_grid`, :func:`latent_intrinsics`,
 :func:`downsample_depth`): a ``(H, W)`` image and a spatial factor ``f`` give a latent grid of
@@ -22,8 +28,10 @@ latent coordinate ``i + 0.5`` is the pixel coordinate ``x0 + f*(i + 0.5)``: ``K_
 
 from __future__ import annotations
 
+import math
 import operator
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -31,36 +39,86 @@ from mirage_world.errors import InputError
 
 __all__ = [
     "pixel_centers",
+    "pixel_corners",
+    "pixel_rays",
     "unproject_depth",
+    "project_camera_points",
     "project_points",
     "projection_matrices",
     "project_with_matrices",
     "transform_points",
     "invert_pose",
+    "intrinsics_from_fov",
     "rescale_intrinsics",
     "crop_intrinsics",
     "latent_grid",
     "latent_intrinsics",
     "downsample_depth",
     "DEPTH_POOL_MODES",
+    "ROT_TOL",
+    "LAST_ROW_TOL",
     "check_intrinsics",
     "check_c2w",
-    "check_camera_inputs",
 ]
 
+#: Tolerance on ``|R R^T - I|`` (max abs entry) for the rotation part of a pose to count as a rotation.
+ROT_TOL = 1e-3
+#: Tolerance on the last row of a pose (``0 0 0 1``) and of ``K`` (``0 0 1``), max abs deviation.
+LAST_ROW_TOL = 1e-6
 
-def pixel_centers(height: int, width: int, *, dtype=torch.float32, device=None) -> Tensor:
-    """Pixel-centre coordinates of an ``(H, W)`` grid.
+
+def pixel_centers(height: int, width: int, *, ss: int = 1, dtype=torch.float32, device=None) -> Tensor:
+    """Pixel-centre coordinates of an ``(H, W)`` grid, or of its ``ss x ss`` sub-pixel samples.
+
+    Args:
+        height, width: grid size in pixels.
+        ss: samples per pixel along each axis; sample ``(r, c)`` of the ``(H*ss, W*ss)`` grid sits at
+            ``((c + 0.5) / ss, (r + 0.5) / ss)`` (for ``ss = 1``: the pixel centres ``(i + 0.5, j + 0.5)``).
 
     Returns:
-        ``(H, W, 2)`` tensor of ``(u, v) = (i + 0.5, j + 0.5)`` in pixels.
+        ``(H*ss, W*ss, 2)`` tensor of ``(u, v)`` in pixels.
+
+    Example:
+        >>> pixel_centers(2, 3)[1, 2].tolist()
+        [2.5, 1.5]
     """
-    v, u = torch.meshgrid(
-        torch.arange(height, dtype=dtype, device=device) + 0.5,
-        torch.arange(width, dtype=dtype, device=device) + 0.5,
+    u = torch.arange(width * ss, dtype=dtype, device=device) + 0.5
+    v = torch.arange(height * ss, dtype=dtype, device=device) + 0.5
+    if ss != 1:
+        u, v = u / ss, v / ss
+    gv, gu = torch.meshgrid(v, u, indexing="ij")
+    return torch.stack([gu, gv], dim=-1)
+
+
+def pixel_corners(height: int, width: int, *, dtype=torch.float32, device=None) -> Tensor:
+    """Pixel-corner coordinates of an ``(H, W)`` grid: ``(H+1, W+1, 2)`` tensor of integer ``(u, v)``."""
+    gv, gu = torch.meshgrid(
+        torch.arange(height + 1, dtype=dtype, device=device),
+        torch.arange(width + 1, dtype=dtype, device=device),
         indexing="ij",
     )
-    return torch.stack([u, v], dim=-1)
+    return torch.stack([gu, gv], dim=-1)
+
+
+def pixel_rays(uv: Tensor, K: Tensor) -> Tensor:
+    """Camera-frame ray directions through pixel coordinates, scaled to camera ``z = 1`` (not unit length).
+
+    A point at z-depth ``d`` on the ray through ``uv`` is ``d * ray`` (:func:`unproject_depth`).
+
+    Args:
+        uv: ``(H, W, 2)`` pixel coordinates (e.g. :func:`pixel_centers`).
+        K: ``(..., 3, 3)`` intrinsics in pixels.
+
+    Returns:
+        ``(..., H, W, 3)`` directions ``((u - cx) / fx, (v - cy) / fy, 1)``.
+    """
+    fx = K[..., 0, 0, None, None]
+    fy = K[..., 1, 1, None, None]
+    cx = K[..., 0, 2, None, None]
+    cy = K[..., 1, 2, None, None]
+    x = (uv[..., 0] - cx) / fx  # (..., H, W)
+    y = (uv[..., 1] - cy) / fy
+    return torch.stack([x, y, torch.ones_like(x)], dim=-1)
 
 
 def transform_points(T: Tensor, points: Tensor) -> Tensor:
@@ -116,20 +174,34 @@ def unproject_depth(depth: Tensor, K: Tensor, c2w: Tensor) -> Tensor:
     """
     H, W = depth.shape[-2:]
     uv = pixel_centers(H, W, dtype=depth.dtype, device=depth.device)  # (H, W, 2)
-    fx = K[..., 0, 0, None, None]
-    fy = K[..., 1, 1, None, None]
-    cx = K[..., 0, 2, None, None]
-    cy = K[..., 1, 2, None, None]
-    x = (uv[..., 0] - cx) / fx * depth  # (..., H, W)
-    y = (uv[..., 1] - cy) / fy * depth
-    pts_cam = torch.stack([x, y, depth], dim=-1)  # (..., H, W, 3)
+    pts_cam = pixel_rays(uv, K) * depth[..., None]  # (..., H, W, 3)
     flat = pts_cam.reshape(*pts_cam.shape[:-3], H * W, 3)
     world = transform_points(c2w, flat)
     return world.reshape(pts_cam.shape)
 
 
+def project_camera_points(cam: Tensor, K: Tensor, min_z: float = 1e-8) -> tuple[Tensor, Tensor]:
+    """Project camera-frame points to pixels: ``u = fx * x / z + cx``, ``v = fy * y / z + cy``.
+
+    Args:
+        cam: ``(..., N, 3)`` points in camera coordinates (OpenCV axes), metres.
+        K: ``(..., 3, 3)`` intrinsics in pixels.
+        min_z: ``z`` is clamped to at least this before the division (points behind it get a finite, meaningless
+            ``uv``).
+
+    Returns:
+        ``uv`` ``(..., N, 2)`` continuous pixel coordinates (pixel centres at +0.5) and ``z`` ``(..., N)`` (not
+        clamped).
+    """
+    z = cam[..., 2]
+    zc = z.clamp_min(min_z)
+    u = K[..., 0, 0, None] * cam[..., 0] / zc + K[..., 0, 2, None]
+    v = K[..., 1, 1, None] * cam[..., 1] / zc + K[..., 1, 2, None]
+    return torch.stack([u, v], dim=-1), z
+
+
 def project_points(points: Tensor, K: Tensor, c2w: Tensor) -> tuple[Tensor, Tensor]:
-    """Project world points into cameras.
+    """Project world points into cameras (the per-point reference of :func:`project_with_matrices`).
 
     Args:
         points: ``(..., N, 3)`` world points in metres.
@@ -140,34 +212,43 @@ def project_points(points: Tensor, K: Tensor, c2w: Tensor) -> tuple[Tensor, Tens
         ``uv`` ``(..., N, 2)`` continuous pixel coordinates (pixel centres at +0.5) and ``z`` ``(..., N)`` camera
         z-depth in metres. Points with ``z <= 0`` are behind the camera; their ``uv`` is meaningless (computed with
         ``z`` clamped to a tiny positive value so it stays finite).
+
+    Example:
+        >>> K = torch.tensor([[2.0, 0, 2], [0, 2.0, 2], [0, 0, 1]])
+        >>> uv, z = project_points(torch.tensor([[0.25, 0.25, 1.0]]), K, torch.eye(4))
+        >>> uv.tolist(), z.tolist()
+        ([[2.5, 2.5]], [1.0])
     """
-    w2c = invert_pose(c2w)
-    cam = transform_points(w2c, points)  # (..., N, 3)
-    z = cam[..., 2]
-    zc = z.clamp_min(1e-8)
-    u = K[..., 0, 0, None] * cam[..., 0] / zc + K[..., 0, 2, None]
-    v = K[..., 1, 1, None] * cam[..., 1] / zc + K[..., 1, 2, None]
-    return torch.stack([u, v], dim=-1), z
+    cam = transform_points(invert_pose(c2w), points)  # (..., N, 3)
+    return project_camera_points(cam, K)
 
 
-def projection_matrices(K: Tensor, c2w: Tensor, dtype: torch.dtype | None = None) -> Tensor:
-    """Full 3x4 projection matrices ``P = K [R^T | -R^T t]`` (world -> homogeneous pixels), built in float64.
+def projection_matrices(K, c2w, dtype: torch.dtype | None = None):
+    """Full 3x4 projection matrices ``P = K [R^T | -R^T t]`` (world -> homogeneous pixels), built in float64 numpy.
 
     With ``(X, Y, Z) = P [p; 1]`` a world point ``p`` lands at pixel ``(X / Z, Y / Z)`` (pixel centres at +0.5) with
     z-depth ``Z`` in metres (``K``'s last row is ``[0, 0, 1]``). Used by the memory reads, which project many
-    points into a few cameras (:func:`project_with_matrices`).
+    points into a few cameras (:func:`project_with_matrices`). The matrices are always computed in float64 on the
+    host (a few 3x4 matrices) and then cast, so every caller gets the same bits.
 
     Args:
-        K: ``(..., 3, 3)`` intrinsics in pixels.
-        c2w: ``(..., 4, 4)`` rigid camera-to-world poses.
-        dtype: output dtype (default: ``c2w.dtype``).
+        K: ``(..., 3, 3)`` intrinsics in pixels; c2w: ``(..., 4, 4)`` rigid camera-to-world poses (leading dims
+            broadcast). Both torch tensors, or both numpy arrays.
+        dtype: torch output dtype (default: ``c2w.dtype``); ignored for numpy inputs.
 
     Returns:
-        ``(..., 3, 4)`` projection matrices.
+        ``(..., 3, 4)`` projection matrices: a float64 numpy array for numpy inputs, else a tensor in ``dtype`` on
+        ``c2w``'s device.
     """
-    w2c = invert_pose(c2w.double())
-    P = K.double() @ w2c[..., :3, :]
-    return P.to(c2w.dtype if dtype is None else dtype)
+    numpy_in = isinstance(c2w, np.ndarray)
+    Kn = np.asarray(K, dtype=np.float64) if numpy_in else K.detach().to("cpu", torch.float64).numpy()
+    Cn = np.asarray(c2w, dtype=np.float64) if numpy_in else c2w.detach().to("cpu", torch.float64).numpy()
+    R, t = Cn[..., :3, :3], Cn[..., :3, 3:]
+    Rt = np.swapaxes(R, -1, -2)
+    P = Kn @ np.concatenate([Rt, -Rt @ t], axis=-1)  # K [R^T | -R^T t]
+    if numpy_in:
+        return P
+    return torch.from_numpy(P).to(device=c2w.device, dtype=c2w.dtype if dtype is None else dtype)
 
 
 def project_with_matrices(xyz: Tensor, P: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -204,6 +285,38 @@ def project_with_matrices(xyz: Tensor, P: Tensor) -> tuple[Tensor, Tensor, Tenso
     return out[:V], out[V : 2 * V], out[2 * V :]
 
 
+def intrinsics_from_fov(fov_deg: float, height: int, width: int, *, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Pinhole ``K`` with horizontal field of view ``fov_deg``, square pixels, principal point ``(W/2, H/2)``.
+
+    ``fx = fy = (W / 2) / tan(fov / 2)``; with pixel centres at +0.5 the principal point is the image centre.
+
+    Args:
+        fov_deg: horizontal field of view in degrees, ``0 < fov_deg < 180``.
+        height, width: image size in pixels (integers >= 1).
+        dtype: output dtype.
+
+    Returns:
+        ``(3, 3)`` tensor in pixels.
+
+    Raises:
+        InputError: bad field of view or size.
+
+    Example:
+        >>> intrinsics_from_fov(90.0, 4, 8).tolist()
+        [[4.0, 0.0, 4.0], [0.0, 4.0, 2.0], [0.0, 0.0, 1.0]]
+    """
+    try:
+        fov = float(fov_deg)
+    except (TypeError, ValueError):
+        raise InputError(f"fov_deg must be a number of degrees, got {fov_deg!r}") from None
+    if not (0.0 < fov < 180.0):
+        raise InputError(f"fov_deg must be in (0, 180) degrees, got {fov_deg!r}")
+    height = _check_int(height, "height", 1)
+    width = _check_int(width, "width", 1)
+    f = 0.5 * width / math.tan(math.radians(fov) / 2)
+    return torch.tensor([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=dtype)
+
+
 def rescale_intrinsics(K: Tensor, src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> Tensor:
     """Rescale intrinsics from an ``(H, W)`` pixel grid to an ``(h, w)`` grid covering the same field of view.
 
@@ -237,96 +350,108 @@ def _as_float_tensor(x, name: str) -> Tensor:
     return x
 
 
-def check_intrinsics(K: Tensor, name: str = "K") -> Tensor:
-    """Validate pinhole intrinsics ``(..., 3, 3)`` in pixels and return them unchanged.
+def _host64(x, name: str) -> np.ndarray:
+    """A floating tensor or array as float64 numpy on the host (no copy for a float64 array)."""
+    if isinstance(x, Tensor):
+        _as_float_tensor(x, name)
+        return x.detach().to("cpu", torch.float64).numpy()
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind != "f":
+            raise InputError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+        return x.astype(np.float64, copy=False)
+    raise InputError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+
+
+def _label(bad: np.ndarray, lead: tuple, name: str) -> tuple[str, int]:
+    """``(label, flat index)`` of the first flagged matrix of a ``(M,)`` flag vector: ``name`` or ``name[i, j]``."""
+    i = int(np.flatnonzero(bad)[0])
+    return (f"{name}[{', '.join(str(int(k)) for k in np.unravel_index(i, lead))}]" if lead else name), i
+
+
+_LAST_ROW_K = np.array([0.0, 0.0, 1.0])
+_LAST_ROW_POSE = np.array([0.0, 0.0, 0.0, 1.0])
+_EYE3 = np.eye(3)
+
+
+def check_intrinsics(K, name: str = "K"):
+    """Validate pinhole intrinsics ``(..., 3, 3)`` in pixels (torch tensor or numpy array); return them unchanged.
 
     Raises:
-        InputError: not a float tensor, wrong shape, NaN/inf, ``fx`` or ``fy`` not > 0, last row not ``0 0 1``.
+        InputError: not floating point, wrong shape, NaN/inf, ``fx`` or ``fy`` not > 0, last row not ``0 0 1``
+            (within :data:`LAST_ROW_TOL`). For a batch the message names the first bad matrix (``K[i]``).
     """
-    _as_float_tensor(K, name)
-    if K.ndim < 2 or tuple(K.shape[-2:]) != (3, 3):
-        raise InputError(f"{name} must have shape (..., 3, 3), got {tuple(K.shape)}")
-    if not bool(torch.isfinite(K).all()):
-        raise InputError(f"{name} contains NaN or infinite values")
-    if not bool(((K[..., 0, 0] > 0) & (K[..., 1, 1] > 0)).all()):
-        raise InputError(f"{name} must have focal lengths fx, fy > 0 (pixels); got a zero or negative focal length")
-    last = torch.tensor([0.0, 0.0, 1.0], dtype=K.dtype, device=K.device)
-    if not bool(torch.allclose(K[..., 2, :], last.expand_as(K[..., 2, :]))):
-        raise InputError(f"{name} last row must be [0, 0, 1]")
+    a = _host64(K, name)
+    if a.ndim < 2 or a.shape[-2:] != (3, 3):
+        raise InputError(f"{name} must have shape (..., 3, 3), got {tuple(a.shape)}")
+    lead = a.shape[:-2]
+    m = a.reshape(-1, 3, 3)
+    if not m.size:
+        return K
+    finite = np.isfinite(m)
+    if not finite.all():
+        label, _ = _label(~finite.reshape(len(m), 9).all(1), lead, name)
+        raise InputError(f"{label} contains NaN or infinite values")
+    fx, fy = m[:, 0, 0], m[:, 1, 1]
+    if not (fx.min() > 0 and fy.min() > 0):
+        label, i = _label((fx <= 0) | (fy <= 0), lead, name)
+        raise InputError(f"{label} must have focal lengths fx, fy > 0 (pixels), got fx={fx[i]:g}, fy={fy[i]:g}")
+    dev = np.abs(m[:, 2] - _LAST_ROW_K).max(1)
+    if dev.max() > LAST_ROW_TOL:
+        label, i = _label(dev > LAST_ROW_TOL, lead, name)
+        raise InputError(f"{label} last row must be [0, 0, 1], got {m[i, 2].tolist()}")
     return K
 
 
-def check_c2w(c2w: Tensor, name: str = "c2w", tol: float = 1e-3) -> Tensor:
-    """Validate rigid camera-to-world poses ``(..., 4, 4)`` and return them unchanged.
+def check_c2w(c2w, name: str = "c2w", tol: float = ROT_TOL):
+    """Validate rigid poses ``(..., 4, 4)`` (torch tensor or numpy array) and return them unchanged.
 
-    Raises:
-        InputError: not a float tensor, wrong shape, NaN/inf, last row not ``0 0 0 1``, rotation part singular / not
-            orthonormal within ``tol`` (max abs entry of ``R R^T - I``) / a reflection.
-    """
-    _as_float_tensor(c2w, name)
-    if c2w.ndim < 2 or tuple(c2w.shape[-2:]) != (4, 4):
-        raise InputError(f"{name} must have shape (..., 4, 4), got {tuple(c2w.shape)}")
-    if not bool(torch.isfinite(c2w).all()):
-        raise InputError(f"{name} contains NaN or infinite values")
-    last = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=c2w.dtype, device=c2w.device)
-    if not bool(torch.allclose(c2w[..., 3, :], last.expand_as(c2w[..., 3, :]), atol=1e-6)):
-        raise InputError(f"{name} last row must be [0, 0, 0, 1]")
-    R = c2w[..., :3, :3]
-    eye = torch.eye(3, dtype=c2w.dtype, device=c2w.device)
-    err = float((R @ R.transpose(-1, -2) - eye).abs().max()) if R.numel() else 0.0
-    if not err <= tol:
-        raise InputError(
-            f"{name} rotation part is not orthonormal (max |R R^T - I| = {err:.3g} > {tol:g}; singular or scaled?)"
-        )
-    if R.numel() and not bool((torch.linalg.det(R) > 0).all()):
-        raise InputError(f"{name} rotation part has a negative determinant (a reflection, not a rotation)")
-    return c2w
-
-
-def check_camera_inputs(K: Tensor, c2w: Tensor, depth: Tensor | None = None, points: Tensor | None = None) -> None:
-    """Validate the inputs of :func:`unproject_depth` / :func:`project_points` before calling them.
-
-    Those functions stay unchecked (hot path, and invalid depths are legal there); call this at a boundary.
+    The package's one pose check: camera geometry, memory reads and writes, camera files (readers name the file,
+    line or pose index in ``name``), trajectories and conversions all call it.
 
     Args:
-        K: ``(..., 3, 3)`` intrinsics (see :func:`check_intrinsics`).
-        c2w: ``(..., 4, 4)`` poses (see :func:`check_c2w`).
-        depth: optional ``(..., H, W)`` depth (its values are not checked: 0 / NaN mean invalid).
-        points: optional ``(..., N, 3)`` points (must be finite).
+        c2w: ``(..., 4, 4)`` camera-to-world (or any rigid) transforms, floating point.
+        name: how the message names the input (e.g. ``"c2w"`` or ``"path.json: c2w[3]"``).
+        tol: tolerance on ``max |R R^T - I|``.
 
     Raises:
-        InputError: any check of :func:`check_intrinsics` / :func:`check_c2w`; mixed dtypes or devices; leading
-            batch dims that do not broadcast (the message lists every shape); bad ``points`` shape or NaN/inf.
+        InputError: not floating point, wrong shape, NaN/inf, last row not ``0 0 0 1`` (within
+            :data:`LAST_ROW_TOL`), rotation part singular / not orthonormal within ``tol`` / a reflection. For a
+            batch the message names the first bad pose (``c2w[i]``).
+
+    Example:
+        >>> check_c2w(torch.diag(torch.tensor([1.0, 1.0, -1.0, 1.0])))
+        Traceback (most recent call last):
+        ...
+        mirage_world.errors.InputError: c2w rotation part has determinant -1 (a reflection, not a rotation)
     """
-    check_intrinsics(K)
-    check_c2w(c2w)
-    tensors = {"K": K, "c2w": c2w}
-    batches = {"K": tuple(K.shape[:-2]), "c2w": tuple(c2w.shape[:-2])}
-    if depth is not None:
-        _as_float_tensor(depth, "depth")
-        if depth.ndim < 2:
-            raise InputError(f"depth must have shape (..., H, W), got {tuple(depth.shape)}")
-        tensors["depth"] = depth
-        batches["depth"] = tuple(depth.shape[:-2])
-    if points is not None:
-        _as_float_tensor(points, "points")
-        if points.ndim < 2 or points.shape[-1] != 3:
-            raise InputError(f"points must have shape (..., N, 3), got {tuple(points.shape)}")
-        if not bool(torch.isfinite(points).all()):
-            raise InputError("points contain NaN or infinite values")
-        tensors["points"] = points
-        batches["points"] = tuple(points.shape[:-2])
-    dtypes = {k: v.dtype for k, v in tensors.items()}
-    if len(set(dtypes.values())) > 1:
-        raise InputError(f"camera inputs mix dtypes: {', '.join(f'{k} {v}' for k, v in dtypes.items())}")
-    devices = {k: v.device for k, v in tensors.items()}
-    if len(set(devices.values())) > 1:
-        raise InputError(f"camera inputs are on different devices: {', '.join(f'{k} {v}' for k, v in devices.items())}")
-    try:
-        torch.broadcast_shapes(*batches.values())
-    except RuntimeError:
-        shapes = ", ".join(f"{k} {tuple(t.shape)}" for k, t in tensors.items())
-        raise InputError(f"camera inputs have leading batch dims that do not broadcast: {shapes}") from None
+    a = _host64(c2w, name)
+    if a.ndim < 2 or a.shape[-2:] != (4, 4):
+        raise InputError(f"{name} must have shape (..., 4, 4), got {tuple(a.shape)}")
+    lead = a.shape[:-2]
+    m = a.reshape(-1, 4, 4)
+    if not m.size:
+        return c2w
+    # whole-batch tests first (the common, valid case costs a few numpy calls); per-pose flags only on failure
+    finite = np.isfinite(m)
+    if not finite.all():
+        label, _ = _label(~finite.reshape(len(m), 16).all(1), lead, name)
+        raise InputError(f"{label} contains NaN or infinite values")
+    dev = np.abs(m[:, 3] - _LAST_ROW_POSE).max(1)
+    if dev.max() > LAST_ROW_TOL:
+        label, i = _label(dev > LAST_ROW_TOL, lead, name)
+        raise InputError(f"{label} last row is {m[i, 3].tolist()}, expected [0, 0, 0, 1]")
+    R = m[:, :3, :3]
+    err = np.abs(R @ R.transpose(0, 2, 1) - _EYE3).max((1, 2))
+    if not err.max() <= tol:
+        label, i = _label(~(err <= tol), lead, name)
+        raise InputError(
+            f"{label} rotation part is not orthonormal (max |R R^T - I| = {err[i]:.3g} > {tol:g}; singular or scaled?)"
+        )
+    det = np.linalg.det(R)
+    if det.min() <= 0:
+        label, i = _label(det <= 0, lead, name)
+        raise InputError(f"{label} rotation part has determinant {det[i]:.3g} (a reflection, not a rotation)")
+    return c2w
 
 
 def _check_int(v, name: str, minimum: int) -> int:

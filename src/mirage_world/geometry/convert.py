@@ -13,7 +13,7 @@ Foreign conventions handled:
   (:func:`mirage_world.geometry.trajectory.relative_to_first`), which removes any fixed world rotation. The camera
   axis flip is a right-multiplication: ``c2w_cv = c2w_gl @ diag(1, -1, -1, 1)``; it is its own inverse.
 * **World-to-camera** matrices (RealEstate10K, Spatia ``w2c.txt``, COLMAP): ``c2w = inv(w2c)``, computed rigidly
-  (``R^T``).
+  (``R^T``) after :func:`~mirage_world.geometry.camera.check_c2w`.
 
 All functions accept numpy arrays or torch tensors with any leading dims ``(..., 4, 4)`` and return the same type,
 dtype and device.
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
-from mirage_world.geometry.camera import invert_pose
+from mirage_world.geometry.camera import check_c2w, invert_pose
 
 __all__ = [
     "OPENGL_TO_OPENCV",
@@ -43,6 +43,7 @@ OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
 
 
 def _check_44(T, name: str):
+    """Type and shape check of the axis flips (which apply to any ``(..., 4, 4)`` matrix, rigid or not)."""
     if isinstance(T, Tensor):
         if not T.is_floating_point():
             raise InputError(f"{name} must be a floating-point tensor, got {T.dtype}")
@@ -97,16 +98,21 @@ def opencv_to_blender_c2w(c2w_cv):
 
 
 def w2c_to_c2w(w2c):
-    """World-to-camera -> camera-to-world for rigid ``(..., 4, 4)`` matrices (``R^T``, ``-R^T t``)."""
-    _check_44(w2c, "w2c")
+    """World-to-camera -> camera-to-world for rigid ``(..., 4, 4)`` matrices (``R^T``, ``-R^T t``).
+
+    Raises:
+        InputError: not a floating ``(..., 4, 4)`` array / tensor of rigid transforms
+            (:func:`~mirage_world.geometry.camera.check_c2w`).
+    """
+    check_c2w(w2c, "w2c")
     if isinstance(w2c, Tensor):
         return invert_pose(w2c)
     return invert_pose(torch.from_numpy(np.ascontiguousarray(w2c))).numpy()
 
 
 def c2w_to_w2c(c2w):
-    """Camera-to-world -> world-to-camera (same rigid inverse as :func:`w2c_to_c2w`)."""
-    _check_44(c2w, "c2w")
+    """Camera-to-world -> world-to-camera (same rigid inverse and checks as :func:`w2c_to_c2w`)."""
+    check_c2w(c2w, "c2w")
     if isinstance(c2w, Tensor):
         return invert_pose(c2w)
     return invert_pose(torch.from_numpy(np.ascontiguousarray(c2w))).numpy()

@@ -32,9 +32,9 @@ from torch import Tensor
 
 from mirage_world.errors import InputError
 from mirage_world.geometry import camera_files
-from mirage_world.geometry.camera import invert_pose
+from mirage_world.geometry.camera import check_c2w, invert_pose
 from mirage_world.geometry.camera_files import ReadPath, read_c2w_npy, read_re10k
-from mirage_world.geometry.camera_files._common import nearest_rotation
+from mirage_world.geometry.rotations import nearest_rotation, rot_y
 
 __all__ = [
     "ReadPath",
@@ -117,7 +117,8 @@ class Trajectory:
 
 
 def _poses_to_numpy(c2w, name: str = "c2w") -> np.ndarray:
-    """Validate a ``(N, 4, 4)`` array/tensor of finite poses and return it as float64 numpy."""
+    """Validate a ``(N, 4, 4)`` array/tensor of rigid poses (:func:`~mirage_world.geometry.camera.check_c2w`) and
+    return it as float64 numpy."""
     if isinstance(c2w, Tensor):
         arr = c2w.detach().to("cpu", torch.float64).numpy()
     elif isinstance(c2w, np.ndarray):
@@ -128,8 +129,7 @@ def _poses_to_numpy(c2w, name: str = "c2w") -> np.ndarray:
         raise InputError(f"{name} must be a torch.Tensor or numpy.ndarray of shape (N, 4, 4), got {type(c2w).__name__}")
     if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
         raise InputError(f"{name} must have shape (N, 4, 4) with N >= 1, got {tuple(arr.shape)}")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{name} contains NaN or infinite values")
+    check_c2w(arr, name)
     return arr
 
 
@@ -294,18 +294,6 @@ def scale_translation(c2w, s: float) -> Tensor:
 # presets
 
 
-def _rot_y(theta: np.ndarray) -> np.ndarray:
-    """``(n, 3, 3)`` rotations about the camera +y axis (OpenCV: positive angle turns +z towards +x)."""
-    c, s = np.cos(theta), np.sin(theta)
-    R = np.zeros((len(theta), 3, 3))
-    R[:, 0, 0] = c
-    R[:, 0, 2] = s
-    R[:, 1, 1] = 1.0
-    R[:, 2, 0] = -s
-    R[:, 2, 2] = c
-    return R
-
-
 def _normalize_preset_name(name: str) -> str:
     return name.strip().lower().replace("-", "_").replace(" ", "_")
 
@@ -367,13 +355,13 @@ def make_preset(name: str, n: int, median_depth: float) -> Tensor:
     }
     if key in ("pan_left", "pan_right"):
         sign = -1.0 if key == "pan_left" else 1.0
-        out[:, :3, :3] = _rot_y(sign * math.radians(_PAN_DEG) * f)
+        out[:, :3, :3] = rot_y(sign * math.radians(_PAN_DEG) * f)
     elif key in moves:
         axis, frac = moves[key]
         out[:, axis, 3] = frac * d * f
     elif key in ("orbit_left", "orbit_right"):
         sign = 1.0 if key == "orbit_left" else -1.0
-        R = _rot_y(sign * math.radians(_ORBIT_DEG) * f)
+        R = rot_y(sign * math.radians(_ORBIT_DEG) * f)
         target = np.array([0.0, 0.0, d])
         out[:, :3, :3] = R
         out[:, :3, 3] = target - d * R[:, :, 2]
@@ -384,9 +372,9 @@ def make_preset(name: str, n: int, median_depth: float) -> Tensor:
         if key == "out_and_back":
             out[:, 2, 3] = _PUSH_FRACTION * d * tri
         elif key == "look_away_and_back":
-            out[:, :3, :3] = _rot_y(math.radians(_LOOK_AWAY_DEG) * tri)
+            out[:, :3, :3] = rot_y(math.radians(_LOOK_AWAY_DEG) * tri)
         else:  # orbit_360
-            R = _rot_y(2.0 * math.pi * f)
+            R = rot_y(2.0 * math.pi * f)
             out[:, :3, :3] = R
             out[:, :3, 3] = np.array([0.0, 0.0, d]) - d * R[:, :, 2]
         out[-1] = np.eye(4)

@@ -193,7 +193,7 @@ class ChunkIndex:
 
         Args:
             P: ``(V, 3, 4)`` float64 projection matrices of the ``(h, w)`` grid (numpy, from
-                :func:`~mirage_world.memory.splat.read_matrices_np`).
+                :func:`~mirage_world.geometry.camera.projection_matrices`).
             hw: grid ``(h, w)``; near: min z-depth in metres; margin: pixels beyond the borders still kept (1 covers
                 the bilinear footprint).
 

@@ -21,22 +21,29 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..geometry.camera import unproject_depth
+from ..geometry.camera import downsample_depth, projection_matrices, unproject_depth
 from .index import ChunkIndex
 from .splat import (
     SPLAT_MODES,
     MemoryRead,
-    _cameras_np,
-    _check_hw,
+    border_matrices,
+    camera_arrays,
     check_cameras,
+    check_hw,
     deterministic_scatter_sum,
     gather_read,
-    read_matrices_np,
     splat_core,
     zbuffer_core,
 )
 
-__all__ = ["LatentSpatialMemory", "pool_depth_to_grid", "quantize_int8", "STORAGE_DTYPES"]
+__all__ = [
+    "LatentSpatialMemory",
+    "pool_depth_to_grid",
+    "quantize_int8",
+    "STORAGE_DTYPES",
+    "FUSION_POLICIES",
+    "EVICTION_POLICIES",
+]
 
 #: name -> torch dtype of the stored latents
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": torch.int8}
@@ -44,34 +51,15 @@ FUSION_POLICIES = ("mean", "newest")
 EVICTION_POLICIES = ("lru", "confidence")
 
 
-def pool_depth_to_grid(depth: Tensor, factor: int) -> Tensor:
-    """Downsample a z-depth map to a latent grid by the median of the valid depths in each block.
+#: Depth pooling to the latent grid: :func:`mirage_world.geometry.camera.downsample_depth` (re-exported under the
+#: memory's historical name; ``pool_depth_to_grid(depth, f)`` is the lower median of each block's valid samples).
+pool_depth_to_grid = downsample_depth
 
-    The median of valid (``> 0``) samples picks a depth that exists in the block: at a depth edge it returns the
-    majority surface instead of an average that would put the token in mid-air between foreground and background.
-    Blocks without any valid sample get 0 (no token).
 
-    Args:
-        depth: ``(..., H, W)`` z-depth in metres, 0 = invalid. ``H`` and ``W`` divisible by ``factor``.
-        factor: block size in pixels (the VAE's spatial compression, e.g. 8).
-
-    Returns:
-        ``(..., H // factor, W // factor)`` depth in metres.
-
-    Raises:
-        ValueError: if ``H`` or ``W`` is not divisible by ``factor``.
-    """
-    H, W = depth.shape[-2:]
-    if H % factor or W % factor:
-        raise ValueError(f"depth size {(H, W)} is not divisible by the latent factor {factor}")
-    h, w = H // factor, W // factor
-    blocks = depth.reshape(*depth.shape[:-2], h, factor, w, factor).movedim(-3, -2)
-    blocks = blocks.reshape(*depth.shape[:-2], h, w, factor * factor)
-    valid = blocks > 0
-    # NaN-out the invalid samples and take the lower median of the rest.
-    vals = torch.where(valid, blocks, torch.full_like(blocks, float("nan")))
-    med = torch.nanmedian(vals, dim=-1).values
-    return torch.nan_to_num(med, nan=0.0)
+def _read_matrices(K: Tensor, c2w: Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Validated cameras -> float64 ``(V, 3, 4)`` projection matrices of the grid and of the bordered grid."""
+    P = projection_matrices(*camera_arrays(K, c2w))
+    return P, border_matrices(P)
 
 
 # ---------------------------------------------------------------------------------------------------- storage
@@ -451,8 +439,8 @@ class LatentSpatialMemory:
         mode = self.splat if mode is None else mode
         if mode not in SPLAT_MODES:
             raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
-        hw = _check_hw(hw)
-        P64, P_pad64 = read_matrices_np(*_cameras_np(K, c2w))  # validates; (V, 3, 4) float64
+        hw = check_hw(hw)
+        P64, P_pad64 = _read_matrices(K, c2w)  # validates; (V, 3, 4) float64
         if mode == "bilinear":
             xyz, low, _ = self._candidates(P64, hw, per_view=False)
             P = torch.from_numpy(P64.astype(np.float32)).to(self.device)
@@ -467,8 +455,10 @@ class LatentSpatialMemory:
     #: tokens per level-2 box (and per gathered run) of the read index; divides ``INDEX_CHUNK``
     INDEX_SUB = 32
 
-    def _read_index(self) -> ChunkIndex | None:
-        """The Morton-chunk index of the current positions, rebuilt when they changed (``None`` for small memories)."""
+    def read_index(self) -> ChunkIndex | None:
+        """The Morton-chunk index of the current positions that reads cull with (:class:`ChunkIndex`), built or
+        rebuilt here when the positions changed; ``None`` for memories under ``2 * INDEX_CHUNK`` tokens (not
+        indexed). Not part of :meth:`state_dict` nor of saved files."""
         N = self.num_tokens
         if N < 2 * self.INDEX_CHUNK:
             return None
@@ -489,7 +479,7 @@ class LatentSpatialMemory:
             whether every candidate is provably in front of the near plane of its camera(s).
         """
         N = self.num_tokens
-        idx = self._read_index()
+        idx = self.read_index()
         if idx is None:
             low = (N - 1) - torch.arange(N, device=self.device, dtype=torch.int32)
             return self.positions.T.contiguous(), low, False
@@ -513,7 +503,124 @@ class LatentSpatialMemory:
         return winner.reshape(V, h, w), zbuf.reshape(V, h, w)
 
     # ------------------------------------------------------------------ persistence
-    # ------------------------------------------------------------------ persistence
+    def options(self) -> dict:
+        """The constructor's keyword arguments (``channels`` included) that build an empty memory like this one:
+        ``LatentSpatialMemory(**mem.options())``. JSON-serialisable values."""
+        return {
+            "channels": self.channels,
+            "dtype": self.dtype_name,
+            "splat": self.splat,
+            "depth_tolerance": self.depth_tolerance,
+            "voxel_size": self.voxel_size,
+            "fusion": self.fusion,
+            "max_confidence": self.max_confidence,
+            "capacity": self.capacity,
+            "eviction": self.eviction,
+            "near": self.near,
+            "latent_spec": self.latent_spec,
+        }
+
+    def state_dict(self) -> dict:
+        """Everything that defines the memory, for :meth:`from_state` (and the safetensors files of
+        :mod:`~mirage_world.memory.serialization`).
+
+        Returns:
+            ``{"options": self.options(), "num_writes": int, "tensors": {...}}`` with the stored tensors
+            ``positions`` float32 ``(N, 3)``, ``latents`` ``(N, C)`` in the storage dtype, ``write_ids`` int64
+            ``(N,)`` and, when present, ``confidence`` float32 ``(N,)`` and ``scale`` float32 ``(C,)`` (int8). The
+            tensors are the memory's own (not copies): do not modify them in place.
+        """
+        tensors = {"positions": self.positions, "latents": self.latents, "write_ids": self.write_ids}
+        if self.confidence is not None:
+            tensors["confidence"] = self.confidence
+        if self.scale is not None:
+            tensors["scale"] = self.scale
+        return {"options": self.options(), "num_writes": self.num_writes, "tensors": tensors}
+
+    @classmethod
+    def from_state(cls, state: dict, device: torch.device | str = "cpu", *, copy: bool = True) -> "LatentSpatialMemory":
+        """Rebuild a memory from :meth:`state_dict`, validating everything first.
+
+        Args:
+            state: ``{"options": ..., "num_writes": ..., "tensors": ...}`` as returned by :meth:`state_dict`.
+            device: where to put the tokens.
+            copy: copy the tensors (default) so the new memory shares no storage with ``state`` (writes update
+                tensors in place); ``False`` takes them over as they are when they are already on ``device``.
+
+        Returns:
+            The memory, bit-identical to the one whose state it was (reads, writes and :attr:`num_writes` continue).
+
+        Raises:
+            ValueError: invalid options; a tensor set other than the options imply (``confidence`` exactly when
+                ``voxel_size`` or ``capacity`` is set, ``scale`` exactly for int8); a wrong dtype or shape;
+                non-finite values; int8 latents outside ``[-127, 127]``; negative scales or confidences; write ids
+                outside ``[0, num_writes)``; more tokens than ``capacity``.
+
+        Example:
+            >>> mem = LatentSpatialMemory(2)
+            >>> _ = mem.write(torch.ones(2, 1, 1), torch.ones(1, 1), torch.eye(3), torch.eye(4))
+            >>> LatentSpatialMemory.from_state(mem.state_dict()).num_tokens
+            1
+        """
+        if not isinstance(state, dict) or not {"options", "num_writes", "tensors"} <= set(state):
+            raise ValueError("state must be a dict with 'options', 'num_writes' and 'tensors' (see state_dict())")
+        opts, tensors = state["options"], state["tensors"]
+        writes = state["num_writes"]
+        if isinstance(writes, bool) or not isinstance(writes, int) or writes < 0:
+            raise ValueError(f"num_writes must be an int >= 0, got {writes!r}")
+        if not isinstance(opts, dict) or not isinstance(tensors, dict):
+            raise ValueError("state 'options' and 'tensors' must be dicts")
+        try:
+            mem = cls(**opts, device=device)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"invalid options ({e})") from None
+        want = {"positions", "latents", "write_ids"}
+        if mem.confidence is not None:
+            want.add("confidence")
+        if mem.scale is not None:
+            want.add("scale")
+        if set(tensors) != want:
+            raise ValueError(f"tensors {sorted(tensors)} but expected {sorted(want)}")
+        pos, lat, wid = tensors["positions"], tensors["latents"], tensors["write_ids"]
+        if not all(isinstance(t, Tensor) for t in tensors.values()):
+            raise ValueError("every state tensor must be a torch tensor")
+        N = pos.shape[0] if pos.dim() == 2 else -1
+        C = mem.channels
+        checks = [
+            ("positions", pos, torch.float32, (N, 3)),
+            ("latents", lat, mem.storage_dtype, (N, C)),
+            ("write_ids", wid, torch.int64, (N,)),
+        ]
+        if "confidence" in want:
+            checks.append(("confidence", tensors["confidence"], torch.float32, (N,)))
+        if "scale" in want:
+            checks.append(("scale", tensors["scale"], torch.float32, (C,)))
+        for name, t, dt, shape in checks:
+            if t.dtype != dt:
+                raise ValueError(f"tensor {name!r} has dtype {t.dtype}, expected {dt}")
+            if tuple(t.shape) != shape:
+                raise ValueError(f"tensor {name!r} has shape {tuple(t.shape)}, expected {shape}")
+            if t.is_floating_point() and not torch.isfinite(t).all():
+                raise ValueError(f"tensor {name!r} has non-finite values")
+        if mem.scale is not None and N > 0 and int(lat.min()) < -127:
+            raise ValueError("int8 latents outside [-127, 127]")
+        if "scale" in want and (tensors["scale"] < 0).any():
+            raise ValueError("negative int8 scales")
+        if "confidence" in want and (tensors["confidence"] < 0).any():
+            raise ValueError("negative confidences")
+        if N > 0 and (int(wid.min()) < 0 or int(wid.max()) >= writes):
+            raise ValueError(f"write ids outside [0, {writes})")
+        if mem.capacity is not None and N > mem.capacity:
+            raise ValueError(f"{N} tokens exceed the capacity {mem.capacity}")
+        dev = mem.device
+        mem.positions, mem.latents, mem.write_ids = (t.to(dev, copy=copy) for t in (pos, lat, wid))
+        if "confidence" in want:
+            mem.confidence = tensors["confidence"].to(dev, copy=copy)
+        if "scale" in want:
+            mem.scale = tensors["scale"].to(dev, copy=copy)
+        mem._writes = writes
+        return mem
+
     def save(self, path) -> None:
         """Write the memory to a safetensors file (see :func:`mirage_world.memory.serialization.save_memory`)."""
         from .serialization import save_memory
@@ -542,8 +649,8 @@ class LatentSpatialMemory:
         Raises:
             ValueError: on bad cameras or ``hw``.
         """
-        hw = _check_hw(hw)
-        P, P_pad = read_matrices_np(*_cameras_np(K, c2w))
+        hw = check_hw(hw)
+        P, P_pad = _read_matrices(K, c2w)
         winner, _ = self._winners(*self._candidates(P, hw), P_pad, hw)
         return [torch.unique(wv[wv >= 0]) for wv in winner.reshape(winner.shape[0], -1)]
 
@@ -555,8 +662,8 @@ class LatentSpatialMemory:
             return self.read(K, c2w, hw, mode="bilinear").depth
         if mode not in SPLAT_MODES:
             raise ValueError(f"mode must be one of {SPLAT_MODES}, got {mode!r}")
-        hw = _check_hw(hw)
-        P, P_pad = read_matrices_np(*_cameras_np(K, c2w))
+        hw = check_hw(hw)
+        P, P_pad = _read_matrices(K, c2w)
         winner, zbuf = self._winners(*self._candidates(P, hw), P_pad, hw)
         return torch.where(winner >= 0, zbuf, torch.zeros_like(zbuf))
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ..geometry.camera import rescale_intrinsics, unproject_depth
 from .latent_memory import pool_depth_to_grid
-from .splat import MemoryRead, _check_hw, check_cameras, zbuffer_winners
+from .splat import MemoryRead, check_cameras, check_hw, zbuffer_winners
 
 __all__ = ["RGBPointCloudMemory", "encode_with_vae"]
 
@@ -151,7 +151,7 @@ class RGBPointCloudMemory:
             ``(V, 1, H, W)``, ``depth`` ``(V, H, W)``.
         """
         K, c2w = check_cameras(K, c2w)
-        H, W = _check_hw(hw)
+        H, W = check_hw(hw)
         dev = self.device
         V = K.shape[0]
         # one view at a time: a full-resolution cloud has millions of points, (V, N) temporaries would not fit
@@ -184,7 +184,7 @@ class RGBPointCloudMemory:
         if self.vae is None:
             raise ValueError("RGBPointCloudMemory.read needs a VAE (pass vae=...); use render() for RGB")
         K, c2w = check_cameras(K, c2w)
-        h, w = _check_hw(hw)
+        h, w = check_hw(hw)
         f = self.factor
         H, W = h * f, w * f
         K_img = rescale_intrinsics(K.double(), (h, w), (H, W)).float()

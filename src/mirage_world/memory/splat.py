@@ -2,8 +2,9 @@
 
 Mirage (arXiv 2606.09828, Sec. 3.2) reads its cache by projecting the stored tokens onto the target camera's
 *latent* grid. Both splat modes project with :func:`~mirage_world.geometry.camera.project_with_matrices` (one 3x4
-matrix per camera, elementwise arithmetic, so a token's pixel and depth do not depend on which other tokens are
-projected with it -- spatial culling cannot change a result by a bit).
+matrix per camera from :func:`~mirage_world.geometry.camera.projection_matrices`, elementwise arithmetic, so a
+token's pixel and depth do not depend on which other tokens are projected with it -- spatial culling cannot change
+a result by a bit). Cameras are validated by the geometry checks (:func:`check_cameras`).
 
 * ``"nearest"`` (v0 behaviour): the pixel containing the projection (``floor(u), floor(v)``, pixel centres at
   +0.5) receives the token; per pixel the smallest z-depth wins, equal z goes to the largest token index (the newest
@@ -33,13 +34,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..geometry.camera import project_with_matrices
+from ..errors import InputError
+from ..geometry.camera import check_c2w, check_intrinsics, project_with_matrices, projection_matrices
 
 __all__ = [
     "MemoryRead",
     "check_cameras",
+    "camera_arrays",
+    "check_hw",
     "zbuffer_winners",
+    "zbuffer_core",
+    "gather_read",
+    "border_matrices",
     "read_matrices",
+    "bilinear_contributions",
+    "bilinear_sums",
+    "splat_core",
     "zbuffer_read",
     "zbuffer_read_reference",
     "splat_read",
@@ -70,51 +80,48 @@ class MemoryRead:
 
 
 # ---------------------------------------------------------------------------------------------------- validation
-def _check_hw(hw) -> tuple[int, int]:
+def check_hw(hw) -> tuple[int, int]:
+    """A grid size ``(h, w)`` as two positive ints.
+
+    Raises:
+        InputError (a ``ValueError``): not a pair of positive ints.
+    """
     try:
         h, w = (int(v) for v in hw)
     except (TypeError, ValueError):
-        raise ValueError(f"hw must be a pair of positive ints (h, w), got {hw!r}") from None
+        raise InputError(f"hw must be a pair of positive ints (h, w), got {hw!r}") from None
     if h <= 0 or w <= 0:
-        raise ValueError(f"hw must be positive, got {(h, w)}")
+        raise InputError(f"hw must be positive, got {(h, w)}")
     return h, w
 
 
 def _batch_cameras(K: Tensor, c2w: Tensor) -> tuple[Tensor, Tensor]:
     if not isinstance(K, Tensor) or not isinstance(c2w, Tensor):
-        raise ValueError("K and c2w must be torch tensors")
+        raise InputError("K and c2w must be torch tensors")
     if not K.is_floating_point() or not c2w.is_floating_point():
-        raise ValueError(f"K and c2w must be floating point, got {K.dtype} and {c2w.dtype}")
+        raise InputError(f"K and c2w must be floating point, got {K.dtype} and {c2w.dtype}")
     if K.dim() == 2:
         K = K[None]
     if c2w.dim() == 2:
         c2w = c2w[None]
     if K.dim() != 3 or c2w.dim() != 3 or K.shape[1:] != (3, 3) or c2w.shape[1:] != (4, 4) or K.shape[0] != c2w.shape[0]:
-        raise ValueError(f"K must be (V, 3, 3) and c2w (V, 4, 4), got {tuple(K.shape)} and {tuple(c2w.shape)}")
+        raise InputError(f"K must be (V, 3, 3) and c2w (V, 4, 4), got {tuple(K.shape)} and {tuple(c2w.shape)}")
     if K.shape[0] == 0:
-        raise ValueError("need at least one camera (V >= 1)")
+        raise InputError("need at least one camera (V >= 1)")
     return K, c2w
 
 
-def _cameras_np(K: Tensor, c2w: Tensor) -> tuple[np.ndarray, np.ndarray]:
+def camera_arrays(K: Tensor, c2w: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Validate cameras (see :func:`check_cameras`) and return them as float64 numpy ``(V, 3, 3)``, ``(V, 4, 4)``.
 
-    The checks run in numpy on the host: a handful of 3x3 / 4x4 matrices, where each torch op would cost more in
-    dispatch than the whole check does in numpy."""
+    The checks run in numpy on the host (:func:`~mirage_world.geometry.camera.check_intrinsics`,
+    :func:`~mirage_world.geometry.camera.check_c2w`): a handful of 3x3 / 4x4 matrices, where each torch op would cost
+    more in dispatch than the whole check does in numpy."""
     K, c2w = _batch_cameras(K, c2w)
     Kn = K.detach().to("cpu", torch.float64).numpy()
     Cn = c2w.detach().to("cpu", torch.float64).numpy()
-    if not (np.isfinite(Kn).all() and np.isfinite(Cn).all()):
-        raise ValueError("K and c2w must be finite")
-    if not ((Kn[:, 0, 0] > 0) & (Kn[:, 1, 1] > 0)).all():
-        raise ValueError(f"focal lengths fx, fy must be > 0, got {Kn[:, 0, 0].tolist()}, {Kn[:, 1, 1].tolist()}")
-    if np.abs(Kn[:, 2] - (0.0, 0.0, 1.0)).max() > 1e-6:
-        raise ValueError("K last row must be [0, 0, 1]")
-    R = Cn[:, :3, :3]
-    if np.abs(R.transpose(0, 2, 1) @ R - np.eye(3)).max() > 1e-3:
-        raise ValueError("c2w rotation must be orthonormal (got a singular or scaled matrix)")
-    if np.abs(Cn[:, 3] - (0.0, 0.0, 0.0, 1.0)).max() > 1e-6:
-        raise ValueError("c2w last row must be [0, 0, 0, 1]")
+    check_intrinsics(Kn, "K")
+    check_c2w(Cn, "c2w")
     return Kn, Cn
 
 
@@ -129,11 +136,11 @@ def check_cameras(K: Tensor, c2w: Tensor) -> tuple[Tensor, Tensor]:
         ``K (V, 3, 3)`` and ``c2w (V, 4, 4)``.
 
     Raises:
-        ValueError: on bad shapes or dtypes, non-finite values, zero/negative focal lengths, a ``K`` whose last row
-            is not ``[0, 0, 1]``, or a ``c2w`` whose rotation is not orthonormal (singular or scaled) or whose last
-            row is not ``[0, 0, 0, 1]``.
+        InputError (a ``ValueError``): bad shapes or dtypes, and the geometry checks: non-finite values,
+            zero/negative focal lengths, a ``K`` whose last row is not ``[0, 0, 1]``, a ``c2w`` whose rotation is not
+            orthonormal (singular or scaled) or a reflection, or whose last row is not ``[0, 0, 0, 1]``.
     """
-    _cameras_np(K, c2w)
+    camera_arrays(K, c2w)
     return _batch_cameras(K, c2w)
 
 
@@ -143,24 +150,22 @@ def _view_offsets(V: int, hw: tuple[int, int], dtype, device) -> Tensor:
 
 
 # ---------------------------------------------------------------------------------------------------- nearest
-def read_matrices_np(Kn: np.ndarray, Cn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float64 numpy twin of :func:`read_matrices` for validated cameras ``Kn (V, 3, 3)``, ``Cn (V, 4, 4)``."""
-    R, t = Cn[:, :3, :3], Cn[:, :3, 3:]
-    Rt = R.transpose(0, 2, 1)
-    P = Kn @ np.concatenate([Rt, -Rt @ t], axis=2)  # K [R^T | -R^T t], (V, 3, 4)
-    P_pad = P.copy()
+def border_matrices(P):
+    """Bordered-grid matrices of a read: ``P`` with rows 0 and 1 plus row 2 (the principal point moved by
+    ``(+1, +1)``, so ``X' / Z = u + 1``). ``P`` ``(V, 3, 4)`` numpy array or tensor; returns a new one."""
+    P_pad = P.copy() if isinstance(P, np.ndarray) else P.clone()
     P_pad[:, :2] += P[:, 2:3]
-    return P, P_pad
+    return P_pad
 
 
 def read_matrices(K: Tensor, c2w: Tensor, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
     """Projection matrices of a read: ``P`` for the grid and ``P_pad`` for the grid with a one-pixel border.
 
-    ``P = K [R^T | -R^T t]`` maps a world point to homogeneous pixels (``u = X / Z``, pixel centres at +0.5, ``Z``
-    the z-depth). ``P_pad`` is ``P`` with rows 0 and 1 plus row 2 (the principal point moved by ``(+1, +1)``), so
-    ``X' / Z = u + 1``: the nearest read clamps ``floor(u) + 1`` to ``[0, w + 1]`` and lets every off-grid token
-    fall into the border cells, which are cropped (no validity masks to build). Both are computed in float64 (on
-    the host: a few 3x4 matrices) and cast, so every caller gets bit-identical matrices.
+    ``P = K [R^T | -R^T t]`` (:func:`~mirage_world.geometry.camera.projection_matrices`) maps a world point to
+    homogeneous pixels (``u = X / Z``, pixel centres at +0.5, ``Z`` the z-depth). ``P_pad`` is
+    :func:`border_matrices` of ``P``: the nearest read clamps ``floor(u) + 1`` to ``[0, w + 1]`` and lets every
+    off-grid token fall into the border cells, which are cropped (no validity masks to build). Both are computed in
+    float64 (on the host: a few 3x4 matrices) and cast, so every caller gets bit-identical matrices.
 
     Args:
         K: ``(V, 3, 3)`` intrinsics of the ``(h, w)`` grid in pixels; c2w: ``(V, 4, 4)``.
@@ -170,8 +175,8 @@ def read_matrices(K: Tensor, c2w: Tensor, dtype: torch.dtype = torch.float32) ->
     """
     Kn = K.detach().to("cpu", torch.float64).numpy()
     Cn = c2w.detach().to("cpu", torch.float64).numpy()
-    P, P_pad = read_matrices_np(Kn.reshape(-1, 3, 3), Cn.reshape(-1, 4, 4))
-    return tuple(torch.from_numpy(m).to(device=c2w.device, dtype=dtype) for m in (P, P_pad))
+    P = projection_matrices(Kn.reshape(-1, 3, 3), Cn.reshape(-1, 4, 4))
+    return tuple(torch.from_numpy(m).to(device=c2w.device, dtype=dtype) for m in (P, border_matrices(P)))
 
 
 def zbuffer_core(
@@ -218,7 +223,8 @@ def zbuffer_core(
     key = _pack_keys(Z, low)  # (V, n) int64: (bits of z) << 32 | low
     buf = torch.full((Pn + 1,), _BIG, dtype=torch.int64, device=xyz.device)
     buf.scatter_reduce_(0, flat.reshape(-1), key.reshape(-1), reduce="amin")
-    buf = buf[:Pn].view(V, hp, wp)[:, 1:-1, 1:-1].reshape(-1)  # crop the border
+    # crop the border (contiguous: for a 1x1 grid and V > 1 the crop is a strided view, which .view(int32) refuses)
+    buf = buf[:Pn].view(V, hp, wp)[:, 1:-1, 1:-1].reshape(-1).contiguous()
     covered = buf != _BIG
     if sys.byteorder == "little":
         pair = buf.view(torch.int32).view(-1, 2)  # (low word, high word) = (low key, bits of z)

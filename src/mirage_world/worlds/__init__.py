@@ -4,7 +4,7 @@ the sky, moving objects, camera paths placed in them, clip files in Mirage's ``g
 Modules (each imports only the ones listed before it; see ``design.md``):
 :mod:`~mirage_world.worlds.scene` (the :class:`Scene` dataclass, id / sky conventions, argument checks),
 :mod:`~mirage_world.worlds.textures` (material draws and procedural textures),
-:mod:`~mirage_world.worlds.camera_paths` (native random camera paths, ``look_at_c2w``, ``intrinsics_from_fov``),
+:mod:`~mirage_world.worlds.camera_paths` (native random camera paths),
 :mod:`~mirage_world.worlds.raycast` (vectorised analytic ray casting),
 :mod:`~mirage_world.worlds.shading` (lighting, sky, fog),
 :mod:`~mirage_world.worlds.rooms` (``make_scene`` and the original random room),
@@ -14,9 +14,14 @@ Modules (each imports only the ones listed before it; see ``design.md``):
 :mod:`~mirage_world.worlds.render` (``render``, ``render_clip``),
 :mod:`~mirage_world.worlds.paths` (presets / RealEstate10K / closed-loop paths placed in a scene),
 :mod:`~mirage_world.worlds.dataset` (clips, files, datasets), :mod:`~mirage_world.worlds.cli` (``mirage world``).
+
+Camera math (projection, ray directions, intrinsics, rotations, poses) is :mod:`mirage_world.geometry`'s;
+``intrinsics_from_fov`` and ``look_at_c2w`` are re-exported here from there.
 """
 
-from mirage_world.worlds.camera_paths import CAMERA_CLEARANCE, intrinsics_from_fov, look_at_c2w, random_camera_path
+from mirage_world.geometry.camera import intrinsics_from_fov
+from mirage_world.geometry.rotations import look_at_c2w
+from mirage_world.worlds.camera_paths import CAMERA_CLEARANCE, random_camera_path
 from mirage_world.worlds.dataset import (
     WorldClip,
     closed_loop_specs,

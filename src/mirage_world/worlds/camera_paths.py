@@ -1,4 +1,4 @@
-"""Native random camera paths in a scene (:func:`random_camera_path`) and the pose / intrinsics helpers they use.
+"""Native random camera paths in a scene (:func:`random_camera_path`).
 
 Motion kinds: pan, dolly, truck, orbit around the nearest object, tilt+pan, dolly+pan, truck+counter-pan,
 dolly+truck and arc (driving forward while turning). In 16 frames a path translates 0.2-1.0 m and/or rotates
@@ -6,10 +6,10 @@ dolly+truck and arc (driving forward while turning). In 16 frames a path transla
 horizontal clearance from walls and object footprints (``Scene.clearance``). Presets, RealEstate10K paths and closed
 loops placed in scenes are in :mod:`~mirage_world.worlds.paths`, which builds on this module.
 
-Note (issue 9): :func:`look_at_c2w` / :func:`look_at_poses` (a yaw-pitch rotation, OpenCV axes, world up ``-y``)
-and :func:`intrinsics_from_fov` are generic camera math, due to move to :mod:`mirage_world.geometry`.
+Poses are built by :func:`mirage_world.geometry.rotations.look_at_poses` (yaw / pitch, OpenCV axes, world up
+``-y``); the field-of-view intrinsics of the package are :func:`mirage_world.geometry.camera.intrinsics_from_fov`.
 
-Imports :mod:`~mirage_world.worlds.scene` only.
+Imports :mod:`~mirage_world.worlds.scene` only (and :mod:`mirage_world.geometry`).
 """
 
 from __future__ import annotations
@@ -20,62 +20,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mirage_world.geometry.rotations import look_at_poses
 from mirage_world.worlds.scene import Scene, check_positive_int, check_seed
 
 __all__ = [
     "CAMERA_CLEARANCE",
-    "look_at_c2w",
-    "look_at_poses",
-    "intrinsics_from_fov",
     "motion_amount",
     "random_camera_path",
 ]
 
 #: Minimum horizontal distance (metres) kept between camera centres and walls / object footprints.
 CAMERA_CLEARANCE = 0.5
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Poses and intrinsics (generic camera math, see the module doc)
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def look_at_c2w(position, yaw: float, pitch: float = 0.0) -> Tensor:
-    """Camera-to-world pose from a position and yaw/pitch (radians), roll 0, OpenCV axes, world up = -y.
-
-    ``yaw = 0`` looks along +z, positive yaw turns towards +x; positive pitch looks down (towards +y).
-
-    Returns:
-        ``(4, 4)`` float32 ``c2w``.
-    """
-    return look_at_poses(np.asarray(position, np.float64)[None], np.array([yaw]), np.array([pitch]))[0]
-
-
-def look_at_poses(pos: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) -> Tensor:
-    """Vectorised :func:`look_at_c2w`: positions ``(n, 3)``, yaws ``(n,)``, pitches ``(n,)`` (radians) ->
-    ``(n, 4, 4)`` float32 ``c2w``."""
-    cp, sp = np.cos(pitch), np.sin(pitch)
-    cy, sy = np.cos(yaw), np.sin(yaw)
-    fwd = np.stack([sy * cp, sp, cy * cp], -1)
-    right = np.stack([cy, np.zeros_like(cy), -sy], -1)
-    down = np.cross(fwd, right)
-    out = np.zeros((len(pos), 4, 4))
-    out[:, :3, 0] = right
-    out[:, :3, 1] = down
-    out[:, :3, 2] = fwd
-    out[:, :3, 3] = pos
-    out[:, 3, 3] = 1.0
-    return torch.from_numpy(out.astype(np.float32))
-
-
-def intrinsics_from_fov(fov_deg: float, height: int, width: int) -> Tensor:
-    """Pinhole ``K`` (3,3) float32 with horizontal field of view ``fov_deg``, square pixels, ``c = (W/2, H/2)``."""
-    if not (0 < fov_deg < 180):
-        raise ValueError(f"fov_deg must be in (0, 180), got {fov_deg}")
-    height = check_positive_int("height", height)
-    width = check_positive_int("width", width)
-    f = 0.5 * width / math.tan(math.radians(fov_deg) / 2)
-    return torch.tensor([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1]], dtype=torch.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -43,8 +43,8 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import intrinsics_from_fov
 from mirage_world.geometry.camera_files.geometry_npz import read_geometry_npz, write_geometry_npz
-from mirage_world.worlds.camera_paths import intrinsics_from_fov
 from mirage_world.worlds.dynamic import MAX_DYNAMIC, add_dynamic_objects
 from mirage_world.worlds.layouts import SCENE_KINDS, generate_scene
 from mirage_world.worlds.paths import CLOSED_LOOPS, world_path

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.rotations import rotate_y
 from mirage_world.worlds.photos import apply_photos, check_photos
 from mirage_world.worlds.rooms import make_scene, random_room
 from mirage_world.worlds.scene import MAX_OBJECTS_EXT, Scene, as_f32, check_seed
@@ -110,12 +111,6 @@ class _Layout:
         return 6 + off + k
 
 
-def _rot_xz(x: float, z: float, yaw: float) -> tuple[float, float]:
-    """Box frame -> world for a yaw about y (``Ry = [[c,0,s],[0,1,0],[-s,0,c]]``)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    return c * x + s * z, -s * x + c * z
-
-
 def _furniture(rng: np.random.Generator, name: str, floor: float, height_cap: float):
     """A piece: returns ``(footprint radius, builder(layout, cx, cz, yaw) -> list of refs)``."""
     u = rng.uniform
@@ -143,7 +138,7 @@ def _furniture(rng: np.random.Generator, name: str, floor: float, height_cap: fl
             refs = [L.box((cx, floor - h[1], cz), h, yaw)]
             if name == "car":  # cabin on top
                 ch = np.array([h[0] * 0.85, u(0.25, 0.35), h[2] * u(0.45, 0.6)])
-                ox, oz = _rot_xz(0.0, h[2] * u(-0.2, 0.1), yaw)
+                ox, oz = rotate_y(0.0, h[2] * u(-0.2, 0.1), math.cos(yaw), math.sin(yaw))
                 refs.append(L.box((cx + ox, floor - 2 * h[1] - ch[1], cz + oz), ch, yaw))
             return refs
 
@@ -158,7 +153,7 @@ def _furniture(rng: np.random.Generator, name: str, floor: float, height_cap: fl
             leg_hh = (top - 2 * th) / 2
             for sx in (-1, 1):
                 for sz in (-1, 1):
-                    ox, oz = _rot_xz(sx * (hx - inset), sz * (hz - inset), yaw)
+                    ox, oz = rotate_y(sx * (hx - inset), sz * (hz - inset), math.cos(yaw), math.sin(yaw))
                     refs.append(L.cylinder((cx + ox, floor - leg_hh, cz + oz), lr, leg_hh))
             return refs
 

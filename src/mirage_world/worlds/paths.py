@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.rotations import look_at_poses, rot_y
 from mirage_world.geometry.trajectory import (
     PRESETS,
     auto_trajectory_scale,
@@ -47,7 +48,7 @@ from mirage_world.geometry.trajectory import (
     resample_path,
     scale_translation,
 )
-from mirage_world.worlds.camera_paths import look_at_poses, random_camera_path
+from mirage_world.worlds.camera_paths import random_camera_path
 from mirage_world.worlds.render import render
 from mirage_world.worlds.scene import SKY_ID, Scene
 
@@ -308,8 +309,7 @@ def closed_loop_path(scene: Scene, name: str, n_frames: int, seed: int, *, clear
             ang = turn * s
         else:
             ang = math.radians(rng.uniform(100, 180)) * rng.choice([-1.0, 1.0]) * s
-        c, sn = np.cos(ang), np.sin(ang)
-        rel[:, 0, 0], rel[:, 0, 2], rel[:, 2, 0], rel[:, 2, 2] = c, sn, -sn, c  # R_y(ang) in camera axes
+        rel[:, :3, :3] = rot_y(ang)  # R_y(ang) in camera axes
         if name == "out_and_back":
             rel[:, 0, 3] = side * dist * s
             rel[:, 2, 3] = dist * s

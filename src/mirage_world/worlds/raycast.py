@@ -12,7 +12,7 @@ cos(yaw), sin(yaw))``, ``("sphere", centre, radius)`` and ``("cylinder", centre,
 ``centre`` is a list of 3 floats, or an ``(F, 3)`` tensor (one centre per frame) for a dynamic object.
 :mod:`~mirage_world.worlds.shading` reads the same tuples.
 
-Imports :mod:`~mirage_world.worlds.scene` only.
+Imports :mod:`~mirage_world.worlds.scene` only (and :mod:`mirage_world.geometry`: yaw rotations, projection).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import math
 import torch
 from torch import Tensor
 
+from mirage_world.geometry.camera import project_camera_points
+from mirage_world.geometry.rotations import rotate_y, unrotate_y
 from mirage_world.worlds.scene import GROUND_ID, GROUND_MAX_DEPTH, SKY_DEPTH, SKY_ID, Scene
 
 __all__ = [
@@ -67,9 +69,7 @@ def _object_corners(scene: Scene) -> Tensor:
     if scene.n_boxes:
         loc = scene.box_half.double()[:, None, :] * sgn  # (nb,8,3) in box frame
         yaw = scene.box_yaw.double()
-        cs, sn = torch.cos(yaw)[:, None], torch.sin(yaw)[:, None]
-        wx = cs * loc[..., 0] + sn * loc[..., 2]
-        wz = -sn * loc[..., 0] + cs * loc[..., 2]
+        wx, wz = rotate_y(loc[..., 0], loc[..., 2], torch.cos(yaw)[:, None], torch.sin(yaw)[:, None])
         out.append(torch.stack([wx, loc[..., 1], wz], -1) + scene.box_center.double()[:, None, :])
     if scene.n_spheres:
         out.append(scene.sph_center.double()[:, None, :] + scene.sph_radius.double()[:, None, None] * sgn)
@@ -126,10 +126,9 @@ def _windows(
     P = A + s * (B - A)
     pts = torch.cat([cam, P], 2)
     valid = torch.cat([cam[..., 2] >= eps, cross], 2)
-    z = pts[..., 2].clamp_min(eps)
-    Kd = K.double()
-    u = (Kd[0, 0] * pts[..., 0] / z + Kd[0, 2]) * ss - half
-    v = (Kd[1, 1] * pts[..., 1] / z + Kd[1, 2]) * ss - half
+    uv, _ = project_camera_points(pts, K.double(), min_z=eps)
+    u = uv[..., 0] * ss - half
+    v = uv[..., 1] * ss - half
     big = 1e12
     c0 = torch.where(valid, u, big).amin(-1)
     c1 = torch.where(valid, u, -big).amax(-1)
@@ -168,9 +167,7 @@ def _dynamic_local_corners(scene: Scene) -> Tensor:
     for k, row in zip(scene.dyn_kind.tolist(), sh):
         if k == 0:
             loc = row[:3] * sgn
-            cs, sn = math.cos(float(row[3])), math.sin(float(row[3]))
-            wx = cs * loc[:, 0] + sn * loc[:, 2]
-            wz = -sn * loc[:, 0] + cs * loc[:, 2]
+            wx, wz = rotate_y(loc[:, 0], loc[:, 2], math.cos(float(row[3])), math.sin(float(row[3])))
             out.append(torch.stack([wx, loc[:, 1], wz], -1))
         elif k == 1:
             out.append(row[0] * sgn)
@@ -221,8 +218,7 @@ def camera_inside_dynamic(scene: Scene, o: Tensor, times: Tensor) -> Tensor:
     for j, (k, sh) in enumerate(zip(scene.dyn_kind.tolist(), scene.dyn_shape.tolist())):
         x, y, z = q[:, j, 0], q[:, j, 1], q[:, j, 2]
         if k == 0:
-            cs, sn = math.cos(sh[3]), math.sin(sh[3])
-            lx, lz = x * cs - z * sn, x * sn + z * cs
+            lx, lz = unrotate_y(x, z, math.cos(sh[3]), math.sin(sh[3]))
             hit = (lx.abs() < sh[0] + 0.01) & (y.abs() < sh[1] + 0.01) & (lz.abs() < sh[2] + 0.01)
         elif k == 1:
             hit = (x * x + y * y + z * z).sqrt() < sh[0] + 0.01
@@ -251,9 +247,8 @@ def _hit_object(obj: tuple, o: Tensor, d: Tensor) -> Tensor:
         if sn == 0.0 and cs == 1.0:
             lx, lz = dx, dz
         else:
-            lx = dx * cs - dz * sn
-            lz = dx * sn + dz * cs
-            ex, ez = cs * ex - sn * ez, sn * ex + cs * ez
+            lx, lz = unrotate_y(dx, dz, cs, sn)
+            ex, ez = unrotate_y(ex, ez, cs, sn)
         tn = tf = None
         for dl, el, hl in ((lx, ex, h[0]), (dy, ey, h[1]), (lz, ez, h[2])):
             iv = torch.reciprocal(dl)

@@ -8,7 +8,8 @@ fast as ``ss = 2``). Frames are traced in chunks; the output does not depend on 
 thread count (no order-dependent parallel reductions).
 
 Imports :mod:`~mirage_world.worlds.scene`, :mod:`~mirage_world.worlds.raycast`, :mod:`~mirage_world.worlds.shading`
-and, for :func:`render_clip` only, :mod:`~mirage_world.worlds.rooms` and :mod:`~mirage_world.worlds.camera_paths`.
+and, for :func:`render_clip` only, :mod:`~mirage_world.worlds.rooms` and :mod:`~mirage_world.worlds.camera_paths`;
+ray directions and checks come from :mod:`mirage_world.geometry.camera`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mirage_world.geometry.camera import pixel_centers
-from mirage_world.worlds.camera_paths import intrinsics_from_fov, random_camera_path
+from mirage_world.geometry.camera import (
+    check_c2w,
+    check_intrinsics,
+    intrinsics_from_fov,
+    pixel_centers,
+    pixel_corners,
+    pixel_rays,
+)
+from mirage_world.worlds.camera_paths import random_camera_path
 from mirage_world.worlds.raycast import (
     camera_inside_dynamic,
     dynamic_objects,
@@ -40,19 +48,10 @@ AA_MODES = ("box", "quincunx")
 def _camera_dirs(K: Tensor, height: int, width: int, ss: int) -> Tensor:
     """Unnormalised camera-frame ray directions (z = 1) through sub-pixel samples: ``(H*ss, W*ss, 3)``.
 
-    Sample ``(r, c)`` goes through pixel coordinate ``((c + 0.5) / ss, (r + 0.5) / ss)``; for ``ss = 1`` these are
-    exactly the pixel centres of :func:`~mirage_world.geometry.camera.pixel_centers`.
+    Sample ``(r, c)`` goes through pixel coordinate ``((c + 0.5) / ss, (r + 0.5) / ss)``
+    (:func:`~mirage_world.geometry.camera.pixel_centers`; the pixel centres for ``ss = 1``).
     """
-    if ss == 1:
-        uv = pixel_centers(height, width, dtype=torch.float32)
-    else:
-        uu = (torch.arange(width * ss, dtype=torch.float32) + 0.5) / ss
-        vv = (torch.arange(height * ss, dtype=torch.float32) + 0.5) / ss
-        gv, gu = torch.meshgrid(vv, uu, indexing="ij")
-        uv = torch.stack([gu, gv], -1)
-    x = (uv[..., 0] - K[0, 2]) / K[0, 0]
-    y = (uv[..., 1] - K[1, 2]) / K[1, 1]
-    return torch.stack([x, y, torch.ones_like(x)], -1)
+    return pixel_rays(pixel_centers(height, width, ss=ss, dtype=torch.float32), K)
 
 
 def _box_downsample(x: Tensor) -> Tensor:
@@ -100,8 +99,10 @@ def render(
         (see :mod:`~mirage_world.worlds.scene`). ``T = 1`` for a ``(4, 4)`` pose.
 
     Raises:
-        ValueError: bad sizes, ``ss < 1``, wrong shapes, non-finite ``c2w`` / ``K`` / ``times``, non-positive
-            focal lengths, an unknown ``aa``, a camera centre outside the room or inside a dynamic object.
+        ValueError: bad sizes, ``ss < 1``, wrong shapes, non-finite ``times``, an unknown ``aa``, a camera centre
+            outside the room or inside a dynamic object; ``InputError`` (a ``ValueError``) from
+            :func:`~mirage_world.geometry.camera.check_c2w` / :func:`~mirage_world.geometry.camera.check_intrinsics`
+            for a ``c2w`` that is not rigid or a bad ``K`` (NaN/inf, non-positive focal lengths).
     """
     height = check_positive_int("height", height)
     width = check_positive_int("width", width)
@@ -117,12 +118,8 @@ def render(
         raise ValueError(f"c2w must be (4,4) or (T,4,4) with T >= 1, got {tuple(c2w.shape)}")
     if K.shape != (3, 3):
         raise ValueError(f"K must be (3,3), got {tuple(K.shape)}")
-    c2w = c2w.detach().to("cpu", torch.float32)
-    K = K.detach().to("cpu", torch.float32)
-    if not torch.isfinite(c2w).all():
-        raise ValueError("c2w must be finite")
-    if not torch.isfinite(K).all() or K[0, 0] <= 0 or K[1, 1] <= 0:
-        raise ValueError("K must be finite with positive focal lengths")
+    c2w = check_c2w(c2w.detach().to("cpu", torch.float32))
+    K = check_intrinsics(K.detach().to("cpu", torch.float32))
     if not scene.contains(c2w[:, :3, 3]).all():
         raise ValueError("every camera centre must lie strictly inside the room box")
     T = c2w.shape[0]
@@ -172,12 +169,7 @@ def render(
 
 def _corner_dirs(K: Tensor, height: int, width: int) -> Tensor:
     """Camera-frame ray directions (z = 1) through the pixel corners ``(c, r)``: ``(H+1, W+1, 3)``."""
-    uu = torch.arange(width + 1, dtype=torch.float32)
-    vv = torch.arange(height + 1, dtype=torch.float32)
-    gv, gu = torch.meshgrid(vv, uu, indexing="ij")
-    x = (gu - K[0, 2]) / K[0, 0]
-    y = (gv - K[1, 2]) / K[1, 1]
-    return torch.stack([x, y, torch.ones_like(x)], -1)
+    return pixel_rays(pixel_corners(height, width, dtype=torch.float32), K)
 
 
 def _render_quincunx(

@@ -47,6 +47,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mirage_world.geometry.rotations import unrotate_y
+
 __all__ = [
     "Scene",
     "ROOM_SURFACES",
@@ -243,9 +245,7 @@ class Scene:
         for c, h, yaw in zip(self.box_center.double().numpy(), self.box_half.double().numpy(),
                              self.box_yaw.double().numpy()):
             q = p - c[[0, 2]]
-            cs, sn = math.cos(yaw), math.sin(yaw)
-            lx = cs * q[:, 0] - sn * q[:, 1]
-            lz = sn * q[:, 0] + cs * q[:, 1]
+            lx, lz = unrotate_y(q[:, 0], q[:, 1], math.cos(yaw), math.sin(yaw))
             ax, az = np.abs(lx) - h[0], np.abs(lz) - h[2]
             outside = np.hypot(np.maximum(ax, 0), np.maximum(az, 0))
             inside = np.minimum(np.maximum(ax, az), 0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mirage_world.geometry.rotations import rotate_y, unrotate_y
 from mirage_world.worlds.scene import GROUND_ID, SKY_ID, Scene
 from mirage_world.worlds.textures import albedo, noise
 
@@ -40,8 +41,7 @@ def _object_surface(obj: tuple, p: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     qx, qy, qz = p[..., 0] - c[0], p[..., 1] - c[1], p[..., 2] - c[2]
     if kind == "box":
         _, _, h, cs, sn = obj
-        lx = qx * cs - qz * sn
-        lz = qx * sn + qz * cs
+        lx, lz = unrotate_y(qx, qz, cs, sn)
         ax_ = (lx * (1.0 / h[0])).abs()
         ay_ = (qy * (1.0 / h[1])).abs()
         az_ = (lz * (1.0 / h[2])).abs()
@@ -51,7 +51,8 @@ def _object_surface(obj: tuple, p: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         nlx = torch.where(is_x, torch.sign(lx), 0.0)
         nlz = torch.where(is_z, torch.sign(lz), 0.0)
         nly = torch.where(is_y, torch.sign(qy), 0.0)
-        n = torch.stack([nlx * cs + nlz * sn, nly, nlz * cs - nlx * sn], -1)
+        nwx, nwz = rotate_y(nlx, nlz, cs, sn)
+        n = torch.stack([nwx, nly, nwz], -1)
         return n, torch.where(is_x, lz + 3.1, lx), torch.where(is_y, lz + 5.3, qy)
     if kind == "sphere":
         r = obj[2]

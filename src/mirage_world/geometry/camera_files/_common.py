@@ -1,9 +1,10 @@
 """Shared parts of the camera-file readers and writers: the :class:`CameraFile` result and boundary validation.
 
-Everything here is format-agnostic: reading text / JSON with file-naming errors, 4x4 matrix parsing, rigidity checks
-(:class:`~mirage_world.errors.InputError` naming the file and the line or pose index), projection of near-rotations
-onto SO(3), and writer-side validation of poses and intrinsics. Conventions as in
-:mod:`mirage_world.geometry.camera`: OpenCV camera axes, camera-to-world ``c2w``, ``K`` in pixels.
+Everything here is format-agnostic: reading text / JSON with file-naming errors, 4x4 matrix parsing, cleaning of
+validated poses, and writer-side validation of poses and intrinsics. Poses and intrinsics are checked by the
+package's one check (:func:`~mirage_world.geometry.camera.check_c2w`, :func:`~mirage_world.geometry.camera.
+check_intrinsics`; :class:`~mirage_world.errors.InputError` naming the file and the line or pose index). Conventions
+as in :mod:`mirage_world.geometry.camera`: OpenCV camera axes, camera-to-world ``c2w``, ``K`` in pixels.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
-
-#: Tolerance on ``|R R^T - I|`` (max abs entry) for a matrix to count as a rotation.
-ROT_TOL = 1e-3
-#: Tolerance on the last row of a pose (``0 0 0 1``).
-LAST_ROW_TOL = 1e-6
+from mirage_world.geometry.camera import check_c2w, check_intrinsics
+from mirage_world.geometry.rotations import nearest_rotation
 
 
 @dataclass(frozen=True)
@@ -63,44 +61,12 @@ class CameraFile:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# rotations
-
-
-def nearest_rotation(R: np.ndarray) -> np.ndarray:
-    """Project ``(..., 3, 3)`` near-rotations onto SO(3) (polar decomposition via SVD)."""
-    U, _, Vt = np.linalg.svd(R)
-    d = np.sign(np.linalg.det(U @ Vt))
-    D = np.zeros_like(R)
-    D[..., 0, 0] = 1.0
-    D[..., 1, 1] = 1.0
-    D[..., 2, 2] = d
-    return U @ D @ Vt
-
-
-def rotation_problem(R: np.ndarray) -> str | None:
-    """Why a single 3x3 matrix is not a rotation (within :data:`ROT_TOL`), or ``None`` if it is one."""
-    err = float(np.max(np.abs(R @ R.T - np.eye(3))))
-    if not err <= ROT_TOL:
-        return f"rotation part is not orthonormal (max |R R^T - I| = {err:.3g} > {ROT_TOL:g}; singular or scaled?)"
-    det = float(np.linalg.det(R))
-    if det <= 0:
-        return f"rotation part has determinant {det:.3g} (a reflection, not a rotation)"
-    return None
-
-
-def check_rigid(M: np.ndarray, where: str, what: str) -> None:
-    """Raise if a single 4x4 is not a rigid transform (finite, last row ``0 0 0 1``, rotation with det > 0)."""
-    if not np.isfinite(M).all():
-        raise InputError(f"{where}: {what} contains NaN or infinite values")
-    if np.max(np.abs(M[3] - np.array([0.0, 0.0, 0.0, 1.0]))) > LAST_ROW_TOL:
-        raise InputError(f"{where}: {what} last row is {M[3].tolist()}, expected [0, 0, 0, 1]")
-    problem = rotation_problem(M[:3, :3])
-    if problem is not None:
-        raise InputError(f"{where}: {what} {problem}")
+# poses
 
 
 def clean_poses(arr: np.ndarray) -> Tensor:
-    """Project rotations exactly onto SO(3), set last rows to ``0 0 0 1``, return a float64 tensor."""
+    """Validated poses ``(N, 4, 4)`` -> float64 tensor with rotations projected exactly onto SO(3)
+    (:func:`~mirage_world.geometry.rotations.nearest_rotation`) and last rows set to ``0 0 0 1``."""
     out = np.array(arr, dtype=np.float64, copy=True)
     out[:, :3, :3] = nearest_rotation(out[:, :3, :3])
     out[:, 3, :] = np.array([0.0, 0.0, 0.0, 1.0])
@@ -216,7 +182,7 @@ def poses_in(c2w, name: str = "c2w") -> np.ndarray:
     if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
         raise InputError(f"{name} must have shape (N, 4, 4) with N >= 1, got {tuple(arr.shape)}")
     for i in range(arr.shape[0]):
-        check_rigid(arr[i], name, f"pose {i}")
+        check_c2w(arr[i], f"{name}: pose {i}")
     return arr
 
 
@@ -235,14 +201,12 @@ def intr_norm_in(intr, n: int, name: str = "intrinsics_norm") -> np.ndarray:
 
 
 def K_in(K, n: int, name: str = "K") -> np.ndarray:
-    """``(3, 3)`` or ``(n, 3, 3)`` pixel intrinsics -> ``(n, 3, 3)`` float64 (finite, positive focals)."""
+    """``(3, 3)`` or ``(n, 3, 3)`` pixel intrinsics -> ``(n, 3, 3)`` float64, checked by
+    :func:`~mirage_world.geometry.camera.check_intrinsics` (finite, positive focals, last row ``0 0 1``)."""
     arr = K.detach().to("cpu", torch.float64).numpy() if isinstance(K, Tensor) else np.asarray(K, float)
     if arr.shape == (3, 3):
         arr = np.tile(arr, (n, 1, 1))
     if arr.shape != (n, 3, 3):
         raise InputError(f"{name} must have shape (3, 3) or ({n}, 3, 3) to match {n} poses, got {tuple(arr.shape)}")
-    if not np.isfinite(arr).all():
-        raise InputError(f"{name} contains NaN or infinite values")
-    if not ((arr[:, 0, 0] > 0) & (arr[:, 1, 1] > 0)).all():
-        raise InputError(f"{name}: focal lengths fx, fy must be > 0 pixels (got a zero or negative focal)")
+    check_intrinsics(arr, name)
     return arr

@@ -20,17 +20,15 @@ import numpy as np
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
-    LAST_ROW_TOL,
     CameraFile,
-    check_rigid,
     clean_poses,
     open_existing,
     pose_list,
     poses_in,
     prepare_out,
     read_json,
-    rotation_problem,
 )
 
 __all__ = ["read_c2w_npy", "write_c2w_npy", "read_c2w_json", "write_c2w_json"]
@@ -64,15 +62,8 @@ def read_c2w_npy(path) -> Tensor:
     if arr.ndim != 3 or arr.shape[1:] != (4, 4) or arr.shape[0] < 1:
         raise InputError(f"{p}: expected shape (N, 4, 4) camera-to-world matrices, got {tuple(arr.shape)}")
     arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        i = int(np.nonzero(~np.isfinite(arr).reshape(len(arr), -1).all(axis=1))[0][0])
-        raise InputError(f"{p}: pose {i} contains NaN or infinite values")
     for i in range(arr.shape[0]):
-        if np.max(np.abs(arr[i, 3] - np.array([0.0, 0.0, 0.0, 1.0]))) > LAST_ROW_TOL:
-            raise InputError(f"{p}: pose {i} last row is {arr[i, 3].tolist()}, expected [0, 0, 0, 1]")
-        problem = rotation_problem(arr[i, :3, :3])
-        if problem is not None:
-            raise InputError(f"{p}: pose {i} {problem}")
+        check_c2w(arr[i], f"{p}: pose {i}")
     return clean_poses(arr)
 
 
@@ -103,7 +94,7 @@ def read_c2w_json(path) -> CameraFile:
         data = data[key]
     arr = pose_list(data, p, key)
     for i in range(len(arr)):
-        check_rigid(arr[i], f"{p}: {key}[{i}]", "camera-to-world")
+        check_c2w(arr[i], f"{p}: {key}[{i}] camera-to-world")
     return CameraFile(c2w=clean_poses(arr), kind="c2w_json", metric=True, path=str(p))
 
 

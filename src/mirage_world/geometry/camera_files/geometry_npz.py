@@ -31,10 +31,10 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     CameraFile,
     K_in,
-    check_rigid,
     clean_poses,
     open_existing,
     poses_in,
@@ -75,7 +75,7 @@ def read_geometry_npz(path) -> CameraFile:
     n = poses.shape[0]
     poses = poses.astype(np.float64)
     for i in range(n):
-        check_rigid(poses[i], str(p), f"poses_c2w[{i}]")
+        check_c2w(poses[i], f"{p}: poses_c2w[{i}]")
     Kraw = arrays["intrinsics"]
     if Kraw.dtype.kind not in "fiu":
         raise InputError(f"{p}: intrinsics must be numeric, got {Kraw.dtype}")

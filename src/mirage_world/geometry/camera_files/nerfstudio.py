@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     CameraFile,
     K_in,
-    check_rigid,
     clean_poses,
     finite_float,
     matrix44,
@@ -72,7 +72,7 @@ def read_nerfstudio(path) -> CameraFile:
         if not isinstance(fr, dict) or "transform_matrix" not in fr:
             raise InputError(f"{where}: expected an object with 'transform_matrix'")
         M = matrix44(fr["transform_matrix"], where)
-        check_rigid(M, where, "transform_matrix")
+        check_c2w(M, f"{where}: transform_matrix")
         mats.append(M)
         files.append(str(fr.get("file_path", "")))
         vals = {}

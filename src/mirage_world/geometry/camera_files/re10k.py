@@ -22,17 +22,17 @@ import torch
 from torch import Tensor
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     intr_norm_in,
-    nearest_rotation,
     open_existing,
     parse_finite_floats,
     poses_in,
     prepare_out,
     read_text,
-    rotation_problem,
 )
 from mirage_world.geometry.convert import c2w_to_w2c, w2c_to_c2w
+from mirage_world.geometry.rotations import nearest_rotation
 
 __all__ = ["ReadPath", "read_re10k", "write_re10k"]
 
@@ -110,9 +110,7 @@ def read_re10k(path) -> ReadPath:
         if not (fx > 0 and fy > 0):
             raise InputError(f"{where}: focal lengths must be positive, got fx={fx:g}, fy={fy:g}")
         M = np.asarray(values[7:19], dtype=np.float64).reshape(3, 4)
-        problem = rotation_problem(M[:, :3])
-        if problem is not None:
-            raise InputError(f"{where}: world-to-camera {problem}")
+        check_c2w(np.vstack([M, [0.0, 0.0, 0.0, 1.0]]), f"{where}: world-to-camera")
         stamps.append(ts_int)
         intr.append([fx, fy, cx, cy])
         w2c.append(M)

@@ -25,13 +25,12 @@ import numpy as np
 import torch
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     CameraFile,
-    check_rigid,
     clean_poses,
     intr_norm_in,
     matrix44,
-    nearest_rotation,
     open_existing,
     parse_finite_floats,
     poses_in,
@@ -39,6 +38,7 @@ from mirage_world.geometry.camera_files._common import (
     read_text,
 )
 from mirage_world.geometry.convert import c2w_to_w2c, w2c_to_c2w
+from mirage_world.geometry.rotations import nearest_rotation
 
 __all__ = ["read_spatia", "write_spatia"]
 
@@ -106,7 +106,7 @@ def read_spatia(path) -> CameraFile:
                 f"{where}: expected a 4x4 nested list like [[1, 0, 0, 0], ...], got {line[:60]!r}"
             ) from None
         M = matrix44(obj, where)
-        check_rigid(M, where, "world-to-camera")
+        check_c2w(M, f"{where}: world-to-camera")
         mats.append(M)
     if not mats:
         raise InputError(f"{p}: no poses (expected one 4x4 world-to-camera nested list per line)")

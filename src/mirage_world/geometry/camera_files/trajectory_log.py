@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     CameraFile,
-    check_rigid,
     clean_poses,
     open_existing,
     parse_finite_floats,
@@ -98,7 +98,7 @@ def read_trajectory_log(path) -> CameraFile:
             if len(vals) != 4:
                 raise InputError(f"{p}:{rl}: expected 4 numbers (a row of the 4x4 camera-to-world), found {len(vals)}")
             M[r] = parse_finite_floats(vals, f"{p}:{rl}")
-        check_rigid(M, f"{p}:{lineno}", f"pose {len(mats)} (camera-to-world)")
+        check_c2w(M, f"{p}:{lineno}: pose {len(mats)} (camera-to-world)")
         mats.append(M)
         frames.append(ids[2])
     return CameraFile(

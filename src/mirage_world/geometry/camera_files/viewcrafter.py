@@ -28,6 +28,7 @@ from torch import Tensor
 
 from mirage_world.errors import InputError
 from mirage_world.geometry.camera_files._common import open_existing, parse_finite_floats, prepare_out, read_text
+from mirage_world.geometry.rotations import rot_x, rot_y
 
 __all__ = [
     "ViewCrafterKeyframes",
@@ -196,12 +197,7 @@ def viewcrafter_path(keyframes: ViewCrafterKeyframes, n: int, centre_depth: floa
     r = np.clip(interpolate_keyframes(kr, n), kr.min(), kr.max())
     if (r <= -1).any():
         raise InputError("interpolated radius offsets reach -1 or below (camera at or past the scene centre)")
-    cp, sp, ct, st = np.cos(phi), np.sin(phi), np.cos(th), np.sin(th)
-    Ry = np.zeros((len(phi), 3, 3))
-    Ry[:, 0, 0], Ry[:, 0, 2], Ry[:, 1, 1], Ry[:, 2, 0], Ry[:, 2, 2] = cp, -sp, 1.0, sp, cp
-    Rx = np.zeros((len(phi), 3, 3))
-    Rx[:, 0, 0], Rx[:, 1, 1], Rx[:, 1, 2], Rx[:, 2, 1], Rx[:, 2, 2] = 1.0, ct, -st, st, ct
-    R = Ry @ Rx
+    R = rot_y(-phi) @ rot_x(th)
     out = np.tile(np.eye(4), (len(phi), 1, 1))
     out[:, :3, :3] = R
     out[:, :3, 3] = np.array([0.0, 0.0, c]) - (c * (1.0 + r))[:, None] * R[:, :, 2]

@@ -18,9 +18,9 @@ import json
 from pathlib import Path
 
 from mirage_world.errors import InputError
+from mirage_world.geometry.camera import check_c2w
 from mirage_world.geometry.camera_files._common import (
     CameraFile,
-    check_rigid,
     clean_poses,
     finite_float,
     open_existing,
@@ -58,7 +58,7 @@ def read_worldscore(path) -> CameraFile:
         raise InputError(f"{p}: expected a JSON object with 'cameras_interp' (WorldScore camera_data.json)")
     gl = pose_list(data["cameras_interp"], p, "cameras_interp")
     for i in range(len(gl)):
-        check_rigid(gl[i], f"{p}: cameras_interp[{i}]", "camera-to-world")
+        check_c2w(gl[i], f"{p}: cameras_interp[{i}] camera-to-world")
     focal = finite_float(data.get("focal_length", WORLDSCORE_FOCAL), str(p), "focal_length")
     if focal <= 0:
         raise InputError(f"{p}: focal_length must be > 0 pixels, got {focal:g}")
