@@ -116,3 +116,57 @@ def test_camera_math_lives_in_geometry():
             if (rel, frag) in _KNOWN_CAMERA_MATH:
                 continue
             assert frag not in text, f"{rel} computes {what} itself ({frag!r}); use mirage_world.geometry"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> modules of the package it imports (module level and inside functions), from the source."""
+    mods = {}
+    for p in FILES:
+        parts = p.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        mods[name] = p
+    graph = {}
+    for name, p in mods.items():
+        pkg = name if p.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for a in node.names:
+                    sub = f"{target}.{a.name}"
+                    deps.add(sub if sub in mods else target)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def test_no_import_cycles():
+    """No module imports, directly or through others, a module that imports it back (package ``__init__``
+    re-exports of their own submodules are not edges back up)."""
+    graph = _import_graph()
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(u, stack):
+        state[u] = 1
+        stack.append(u)
+        for v in sorted(graph[u]):
+            if v.startswith(u + "."):  # a package importing its own submodule
+                continue
+            if state.get(v) == 1:
+                cycles.append(stack[stack.index(v):] + [v])
+            elif v not in state:
+                visit(v, stack)
+        stack.pop()
+        state[u] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+    assert "mirage_world.memory.serialization" in graph["mirage_world.memory.latent_memory"]  # the graph is real

@@ -2,7 +2,7 @@
 
 from .latent_memory import STORAGE_DTYPES, LatentSpatialMemory, pool_depth_to_grid
 from .rgb_memory import RGBPointCloudMemory, encode_with_vae
-from .serialization import load_memory, save_memory
+from .serialization import read_memory_state, write_memory_state
 from .splat import (
     SPLAT_MODES,
     MemoryRead,
@@ -24,9 +24,9 @@ __all__ = [
     "check_cameras",
     "deterministic_scatter_sum",
     "encode_with_vae",
-    "load_memory",
+    "read_memory_state",
     "pool_depth_to_grid",
-    "save_memory",
+    "write_memory_state",
     "splat_read",
     "splat_read_reference",
     "zbuffer_read",

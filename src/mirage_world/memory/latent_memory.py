@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..geometry.camera import downsample_depth, projection_matrices, unproject_depth
 from .index import ChunkIndex
+from .serialization import read_memory_state, write_memory_state
 from .splat import (
     SPLAT_MODES,
     MemoryRead,
@@ -622,18 +623,22 @@ class LatentSpatialMemory:
         return mem
 
     def save(self, path) -> None:
-        """Write the memory to a safetensors file (see :func:`mirage_world.memory.serialization.save_memory`)."""
-        from .serialization import save_memory
-
-        save_memory(self, path)
+        """Write the memory to a safetensors file (see :mod:`mirage_world.memory.serialization`)."""
+        write_memory_state(self.state_dict(), path)
 
     @classmethod
     def load(cls, path, device: torch.device | str = "cpu") -> "LatentSpatialMemory":
         """Load a memory written by :meth:`save`, validating everything
-        (see :func:`mirage_world.memory.serialization.load_memory`)."""
-        from .serialization import load_memory
+        (see :mod:`mirage_world.memory.serialization`).
 
-        return load_memory(path, device)
+        Raises:
+            ValueError: on a missing, truncated, padded, malformed or hostile file.
+        """
+        state = read_memory_state(path, STORAGE_DTYPES)
+        try:
+            return cls.from_state(state, device, copy=False)
+        except ValueError as e:
+            raise ValueError(f"memory file {path}: {e}") from None
 
     # ------------------------------------------------------------------ queries (no generation needed)
     def visible_tokens(self, K: Tensor, c2w: Tensor, hw: tuple[int, int]) -> list[Tensor]:

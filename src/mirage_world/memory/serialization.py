@@ -22,11 +22,7 @@ import math
 import os
 from pathlib import Path
 
-import torch
-
-from .latent_memory import STORAGE_DTYPES, LatentSpatialMemory
-
-__all__ = ["save_memory", "load_memory", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["write_memory_state", "read_memory_state", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "mirage-latent-memory"
 FORMAT_VERSION = 1
@@ -36,15 +32,16 @@ def _opt(v) -> str:
     return "none" if v is None else repr(v)
 
 
-def save_memory(mem: LatentSpatialMemory, path) -> None:
-    """Write ``mem`` to ``path`` (safetensors, atomic replace via a temporary file beside it).
+def write_memory_state(state: dict, path) -> None:
+    """Write a memory's ``state`` (:meth:`LatentSpatialMemory.state_dict
+    <mirage_world.memory.LatentSpatialMemory.state_dict>`) to ``path`` (safetensors, atomic replace via a temporary
+    file beside it). This module knows state dicts only, so the memory imports it and not the reverse.
 
     Raises:
         ValueError: if the memory's latent_spec is not JSON-serialisable.
     """
     from safetensors.torch import save
 
-    state = mem.state_dict()
     o = state["options"]
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in state["tensors"].items()}
     meta = {
@@ -86,15 +83,16 @@ def _num(meta: dict, key: str, kind):
     return v
 
 
-def load_memory(path, device: torch.device | str = "cpu") -> LatentSpatialMemory:
-    """Load and validate a memory file written by :func:`save_memory`.
+def read_memory_state(path, storage_dtypes: tuple[str, ...]) -> dict:
+    """Read and check a memory file written by :func:`write_memory_state`.
 
     Args:
         path: the ``.safetensors`` file.
-        device: where to put the tokens.
+        storage_dtypes: the token storage dtypes the memory knows.
 
     Returns:
-        The :class:`LatentSpatialMemory`, bit-identical to the one saved.
+        ``{"options", "num_writes", "tensors"}`` for :meth:`LatentSpatialMemory.from_state
+        <mirage_world.memory.LatentSpatialMemory.from_state>`, which validates the tensors.
 
     Raises:
         ValueError: on a missing, truncated, padded, malformed or hostile file (see the module docstring).
@@ -118,7 +116,7 @@ def load_memory(path, device: torch.device | str = "cpu") -> LatentSpatialMemory
                          f"header: {e})") from None
 
     dtype = meta.get("dtype")
-    if dtype not in STORAGE_DTYPES:
+    if dtype not in storage_dtypes:
         raise ValueError(f"memory file {path}: unknown storage dtype {dtype!r}")
     channels = _num(meta, "channels", int)
     writes = _num(meta, "writes", int)
@@ -141,8 +139,4 @@ def load_memory(path, device: torch.device | str = "cpu") -> LatentSpatialMemory
         "near": _num(meta, "near", float),
         "latent_spec": spec,
     }
-    try:
-        return LatentSpatialMemory.from_state({"options": options, "num_writes": writes, "tensors": tensors}, device,
-                                              copy=False)
-    except ValueError as e:
-        raise ValueError(f"memory file {path}: {e}") from None
+    return {"options": options, "num_writes": writes, "tensors": tensors}
