@@ -27,6 +27,15 @@ REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / ".." / "shared" / "data" / "real"
 
 
+def _load_consistency():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("consistency", Path(__file__).with_name("consistency.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--image", type=Path, default=REAL / "rgbd" / "TUM_color.png")
@@ -53,10 +62,9 @@ def main(argv=None) -> dict:
     import torch
 
     from mirage_world import cli
-    from mirage_world.eval.consistency import consistency_metrics, save_contact_sheet
     from mirage_world.geometry.camera import rescale_intrinsics
     from mirage_world.geometry.trajectory import load_trajectory
-    from mirage_world.io import load_depth, load_image, read_video, write_video
+    from mirage_world.io import load_depth, load_image, write_video
     from mirage_world.pipelines import MiragePipeline
 
     if args.threads:
@@ -87,23 +95,19 @@ def main(argv=None) -> dict:
     args.out.with_suffix(".json").write_text(json.dumps(
         {"frames": len(video), "width": W, "height": H, "cameras": [{"c2w": c.tolist(), "K": K.tolist()} for c in traj.c2w]}))
 
-    import cv2
+    consistency = _load_consistency()  # the same scoring as `benchmarks/consistency.py` on the written mp4
+    m = consistency.run(argparse.Namespace(video=args.out, image=args.image, depth=args.depth,
+                                           depth_scale=args.depth_scale, sbs=args.sbs, every=8, min_covered=0.01))
+    def r(x, n=2):  # PSNR figures may be None (open path) or "inf" (consistency.py writes strict JSON)
+        return round(x, n) if isinstance(x, float) else x
 
-    frames = read_video(args.out)[:, :H, :W]  # measured after mp4, as a user sees it
-    photo = cv2.resize(img, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-    depth = cv2.resize(dep, (W, H), interpolation=cv2.INTER_NEAREST)
-    m = consistency_metrics(frames.astype(np.float32) / 255, photo, depth, K.numpy(), traj.c2w.numpy())
-    save_contact_sheet(frames, args.out.with_name(args.out.stem + "_contact.png"))
-    if args.sbs:
-        sbs = read_video(args.out.with_name(args.out.stem + "_sbs.mp4"))
-        save_contact_sheet(sbs, args.out.with_name(args.out.stem + "_sbs_contact.png"))
     out = {
         "trajectory": Path(args.trajectory).name, "memory": args.memory, "guidance": args.guidance,
-        "frames": int(len(frames)), "size": f"{W}x{H}", "seconds_wall": round(seconds_wall, 1),
+        "frames": int(len(video)), "size": f"{W}x{H}", "seconds_wall": round(seconds_wall, 1),
         "seconds_pipeline": round(seconds_pipeline, 1),
-        "first_frame_psnr": round(m["first_frame_psnr"], 2), "covered_psnr_mean": round(m["covered_psnr_mean"], 2),
-        "covered_fraction_mean": round(m["covered_fraction_mean"], 3),
-        "last_frame_psnr": None if m["last_frame_psnr"] is None else round(m["last_frame_psnr"], 2),
+        "first_frame_psnr": r(m["first_frame_psnr"]), "covered_psnr_mean": r(m["covered_psnr_mean"]),
+        "covered_fraction_mean": r(m["covered_fraction_mean"], 3), "last_frame_psnr": r(m["last_frame_psnr"]),
+        "contact_sheet": m["contact_sheet"],
         "segment_coverage": [round(s.coverage, 3) for s in res.segments],
     }
     print(json.dumps(out))

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-__all__ = ["denoiser_input", "per_token_timesteps", "guide", "neighbour_fill", "fill_cracks", "GUIDANCE_MODES"]
+__all__ = ["denoiser_input", "per_token_timesteps", "guide", "nearest_covered", "neighbour_fill", "fill_cracks",
+           "GUIDANCE_MODES"]
 
 #: ``none``: the denoiser sees the memory only through its input channels; ``replace``: plus RePaint-style guidance.
 GUIDANCE_MODES = ("none", "replace")
@@ -82,6 +83,17 @@ def guide(
     return m * target + (1.0 - m) * latents
 
 
+def nearest_covered(covered: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each pixel of a ``(h, w)`` bool map with at least one covered pixel: the nearest covered pixel.
+
+    Returns:
+        ``dist (h, w)`` float64 Euclidean distance in pixels (0 where covered), ``iy, ix (h, w)`` int64 its row and
+        column (scipy's exact distance transform).
+    """
+    dist, (iy, ix) = ndimage.distance_transform_edt(~covered, return_indices=True)
+    return dist, iy.astype(np.int64), ix.astype(np.int64)
+
+
 def neighbour_fill(
     read_latent: torch.Tensor,  # (T, C, h, w)
     read_mask: torch.Tensor,  # (T, 1, h, w)
@@ -101,10 +113,8 @@ def neighbour_fill(
         if not m.any():
             out[t] = 0 if fallback is None else fallback.to(out)
             continue
-        _, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
-        iy = torch.from_numpy(iy.astype(np.int64)).to(out.device)
-        ix = torch.from_numpy(ix.astype(np.int64)).to(out.device)
-        out[t] = read_latent[t][:, iy, ix]
+        _, iy, ix = nearest_covered(m)
+        out[t] = read_latent[t][:, torch.from_numpy(iy).to(out.device), torch.from_numpy(ix).to(out.device)]
     return out
 
 

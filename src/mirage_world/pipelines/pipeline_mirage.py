@@ -40,13 +40,20 @@ import numpy as np
 import torch
 from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 from diffusers.utils import BaseOutput
-from scipy import ndimage
 
 from ..geometry.camera import rescale_intrinsics
 from ..memory.latent_memory import LatentSpatialMemory, pool_depth_to_grid
 from ..memory.splat import MemoryRead
 from ..models.taef2 import AutoencoderTAEF2
-from .conditioning import GUIDANCE_MODES, denoiser_input, fill_cracks, guide, neighbour_fill, per_token_timesteps
+from .conditioning import (
+    GUIDANCE_MODES,
+    denoiser_input,
+    fill_cracks,
+    guide,
+    nearest_covered,
+    neighbour_fill,
+    per_token_timesteps,
+)
 
 __all__ = ["MiragePipeline", "MiragePipelineOutput", "MemoryConfig", "SegmentInfo", "fill_depth_nearest",
            "pool_keep_to_grid", "vae_scale_factors", "build_photo_memory", "write_generated", "empty_read",
@@ -148,7 +155,7 @@ def fill_depth_nearest(depth: torch.Tensor, mask: torch.Tensor) -> tuple[torch.T
         return None
     if m.all():
         return depth.clone(), torch.zeros(depth.shape, dtype=torch.float32, device=depth.device)
-    dist, (iy, ix) = ndimage.distance_transform_edt(~m, return_indices=True)
+    dist, iy, ix = nearest_covered(m)
     d = depth.cpu().numpy()[iy, ix]
     return torch.from_numpy(d).to(depth), torch.from_numpy(dist.astype(np.float32)).to(depth.device)
 
@@ -260,7 +267,8 @@ def read_memory(
        20.4 dB instead of 28.2 dB (border gaps went to the denoiser and were written back).
 
     Disocclusions wider than the coarsest level's pixel and the frame border stay uncovered for the denoiser. The
-    pipeline and the trainer both read through this function.
+    trainer stores raw reads and applies step 1 (:func:`~.conditioning.fill_cracks`) when it loads them; step 2
+    needs the memory itself and is not in the training data.
 
     Returns:
         :class:`~mirage_world.memory.splat.MemoryRead` with ``latent (T, C, h, w)``, ``mask (T, 1, h, w)``,
@@ -503,11 +511,13 @@ class MiragePipeline(DiffusionPipeline):
 
     def _decode_read(self, read: MemoryRead, frames: slice) -> torch.Tensor:
         """Decoded memory read ``(F, 3, H, W)`` for a side-by-side view: uncovered pixels black, not faded grey."""
-        lat = read.latent.contiguous().permute(1, 0, 2, 3)[None]  # (1, C, T, h, w)
-        video = self.decode_latents(lat)[0].permute(1, 0, 2, 3)  # (F, 3, H, W)
         ft, f = self.vae_scale_factor_temporal, self.vae_scale_factor_spatial
-        mask = read.mask[:, 0].float()  # (T, h, w)
-        mask = torch.cat([mask[:1], mask[1:].repeat_interleave(ft, dim=0)])  # per decoded frame
+        latent, mask = read.latent.contiguous(), read.mask[:, 0].float()  # (T, C, h, w), (T, h, w)
+        if ft == 1:  # per-frame VAE: decode only the frames shown
+            latent, mask, frames = latent[frames], mask[frames], slice(None)
+        else:  # a causal video VAE decodes the whole latent sequence
+            mask = torch.cat([mask[:1], mask[1:].repeat_interleave(ft, dim=0)])  # per decoded frame
+        video = self.decode_latents(latent.permute(1, 0, 2, 3)[None])[0].permute(1, 0, 2, 3)  # (F, 3, H, W)
         mask = mask.repeat_interleave(f, dim=1).repeat_interleave(f, dim=2)[:, None]
         return (video * mask)[frames]
 

@@ -8,11 +8,12 @@ Usage::
 ``prepare`` renders procedural clips (:func:`mirage_world.worlds.render_clip`, ``2 * 16 + 1`` frames at 256x192 with
 exact depth and cameras), cuts one random 128x96 window (a multiple of 16 pixels, ``K``'s principal point moved with
 it: same pixel scale as inference, half the tokens), encodes every frame with the pipeline's VAE and makes two
-training segments exactly as :class:`~mirage_world.pipelines.MiragePipeline` makes them at inference, with the
-pipeline's own functions:
+training segments with the pipeline's own memory functions:
 
 * segment 1 (frames 0..16): memory from frame 0 (:func:`~mirage_world.pipelines.pipeline_mirage.build_photo_memory`),
-  read at the segment's cameras;
+  read at the segment's cameras (the raw z-buffered read; ``train`` closes its cracks with
+  :func:`~mirage_world.pipelines.conditioning.fill_cracks` when loading, the first step of the pipeline's
+  :func:`~mirage_world.pipelines.pipeline_mirage.read_memory`; its coarse-read fill is not in the training data);
 * segment 2 (frames 16..32): the same memory after segment 1's latent frames were written back with
   :func:`~mirage_world.pipelines.pipeline_mirage.write_generated` (depth from the memory read, as at inference).
 
@@ -36,6 +37,7 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from safetensors.torch import load_file, save_file
 
 from ..geometry.camera import rescale_intrinsics
+from ..memory.splat import MemoryRead
 from ..models.tiny import make_tiny_transformer
 from ..pipelines.conditioning import denoiser_input, fill_cracks, per_token_timesteps
 from ..pipelines.pipeline_mirage import MemoryConfig, MiragePipeline, build_photo_memory, write_generated
@@ -95,8 +97,6 @@ def prepare(args) -> None:
             tensors[f"warp{s}"] = read.latent.contiguous().half()
             tensors[f"mask{s}"] = (read.mask * 255).round().to(torch.uint8)
             if s == 0:  # segment 1's frames written back the way the pipeline writes generated frames
-                from ..memory.splat import MemoryRead
-
                 write_generated(mem, z[:, a + 1 : a + SEG + 1].permute(1, 0, 2, 3),
                                 MemoryRead(read.latent[1:], read.mask[1:], read.depth[1:]), K_lat, c2w[idx[1:]], cfg)
         save_file({kk: v.contiguous() for kk, v in tensors.items()}, path)
