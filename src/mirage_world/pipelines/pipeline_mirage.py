@@ -510,9 +510,10 @@ class MiragePipeline(DiffusionPipeline):
         return latents
 
     def _decode_read(self, read: MemoryRead, frames: slice) -> torch.Tensor:
-        """Decoded memory read ``(F, 3, H, W)`` for a side-by-side view: uncovered pixels black, not faded grey."""
+        """Decoded memory read ``(F, 3, H, W)`` for a side-by-side view: uncovered pixels black, covered ones (also
+        those filled at partial coverage) at full brightness, never faded."""
         ft, f = self.vae_scale_factor_temporal, self.vae_scale_factor_spatial
-        latent, mask = read.latent.contiguous(), read.mask[:, 0].float()  # (T, C, h, w), (T, h, w)
+        latent, mask = read.latent.contiguous(), (read.mask[:, 0] > 0).float()  # (T, C, h, w), (T, h, w) covered
         if ft == 1:  # per-frame VAE: decode only the frames shown
             latent, mask, frames = latent[frames], mask[frames], slice(None)
         else:  # a causal video VAE decodes the whole latent sequence
