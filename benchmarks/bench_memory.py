@@ -10,9 +10,10 @@ See :mod:`mirage_world.bench` for what each ratio measures.
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from mirage_world.bench import memory
+from mirage_world.bench import app
 
 if __name__ == "__main__":
-    typer.run(memory)
+    # through the `mirage bench` group, so bad options end with the same one-line `error:` and exit 2
+    app(["memory", *sys.argv[1:]], prog_name="bench_memory.py")

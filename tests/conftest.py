@@ -15,6 +15,16 @@ REPO = Path(__file__).resolve().parents[1]
 REAL = REPO / ".." / "shared" / "data" / "real"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread for the whole suite: its models and renders are tiny, and on a small shared CPU torch's
+    default pool oversubscribes the cores (a 0.3 s run takes 5-10 s). Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def real_data() -> Path:
     """``../shared/data/real`` (skips when the shared data is not beside the repo)."""

@@ -267,7 +267,7 @@ class Harness:
     def spies(self):
         """Record model loads / renders / benchmark runs (the expensive steps) while running real code, except the
         dataset's per-clip render job and the memory benchmark, which are stubbed (they have their own tests)."""
-        import mirage_world.bench as bench
+        import mirage_world.bench.memory_bench as bench
         import mirage_world.worlds.dataset as dataset
         from mirage_world.pipelines import MiragePipeline
 
@@ -349,14 +349,9 @@ EXAMPLES = {"generate": 160, "world render": 90, "world dataset": 60, "bench mem
 
 @pytest.fixture(scope="module")
 def harness(micro_pipeline_dir, tmp_path_factory):
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     h = Harness(tmp_path_factory.mktemp("boundary"), micro_pipeline_dir)
     with h.spies():
         yield h
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("command", list(STRATEGIES))

@@ -7,7 +7,6 @@ inspect its outputs.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from testing_utils import cli_runner, stderr_of
 
 from mirage_world.cli import app
 from mirage_world.io import read_video
@@ -29,41 +28,15 @@ FRAMES = 5
 SEED = 7
 
 
-def _runner() -> CliRunner:
-    # click < 8.2 mixes stderr into stdout unless told not to; click >= 8.2 always keeps result.stderr apart.
-    if "mix_stderr" in inspect.signature(CliRunner.__init__).parameters:
-        return CliRunner(mix_stderr=False)
-    return CliRunner()
-
-
-def _stderr(result) -> str:
-    try:
-        return result.stderr
-    except ValueError:  # stderr not captured separately
-        return result.output
-
-
 def _invoke(args: list[str]):
-    return _runner().invoke(app, ["generate", *[str(a) for a in args]])
+    return cli_runner().invoke(app, ["generate", *[str(a) for a in args]])
 
 
 def _ok(result):
     assert result.exit_code == 0, (
-        f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{_stderr(result)}\nexception: {result.exception!r}"
+        f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{stderr_of(result)}\nexception: {result.exception!r}"
     )
     return result
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """One torch thread: on a small shared CPU, torch's default thread pool oversubscribes the cores and a 0.3 s run
-    takes 5-10 s. (``--threads`` also sets this process-wide; restored afterwards.)"""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -316,7 +289,7 @@ def test_other_seed_other_video(twin_runs, inputs, micro_pipeline_dir, tmp_path)
 
 
 def _assert_input_error(result, needle: str) -> str:
-    err = _stderr(result)
+    err = stderr_of(result)
     assert result.exit_code == 2, f"exit {result.exit_code}; stderr:\n{err}\nexception: {result.exception!r}"
     assert isinstance(result.exception, SystemExit)
     assert "Traceback" not in err and "Traceback" not in result.output
@@ -460,11 +433,16 @@ def test_out_parent_is_a_file(inputs, micro_pipeline_dir, tmp_path):
 @pytest.mark.parametrize("fresh_folder", [True, False], ids=["new-folder", "existing-outputs"])
 def test_failed_memory_save_leaves_no_outputs(inputs, micro_pipeline_dir, tmp_path, monkeypatch, fresh_folder):
     """Outputs appear together or not at all: a memory save that fails after the generation (disk full) leaves no
-    mp4 / JSON / side-by-side / partial memory file, no temporary file and no created folder; files that were there
-    before keep their bytes."""
+    mp4 / JSON / side-by-side / partial memory file and no temporary file; files that were there before keep their
+    bytes. What was generated stays in the resume folder ``v.mp4.partial/``: ``--resume`` then writes the outputs
+    without generating again, and removes it."""
     from mirage_world.memory import LatentSpatialMemory
 
+    real_save = LatentSpatialMemory.save
+
     def broken_save(self, path):
+        if Path(path).parent.name.endswith(".partial"):  # the resume folder's copy is written fine
+            return real_save(self, path)
         Path(path).write_bytes(b"half a memory")  # a writer that fails half-way
         raise OSError(28, "No space left on device")
 
@@ -477,14 +455,20 @@ def test_failed_memory_save_leaves_no_outputs(inputs, micro_pipeline_dir, tmp_pa
         for name in ("v.mp4", "v.json", "v_sbs.mp4", "m.safetensors"):
             (folder / name).write_text(f"old {name}")
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    args = _with(_base(inputs, micro_pipeline_dir, folder / "v.mp4", "--side-by-side",
-                       "--save-memory", folder / "m.safetensors"), frames=1)
+    args = _base(inputs, micro_pipeline_dir, folder / "v.mp4", "--side-by-side", "--save-memory",
+                 folder / "m.safetensors")  # one segment
     line = _assert_input_error(_invoke(args), "No space left")
     assert "cannot write" in line
-    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    sidecar = folder / "v.mp4.partial"
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file() and sidecar not in p.parents}
     assert after == before
-    assert not (tmp_path / "new").exists() if fresh_folder else sorted(os.listdir(folder)) == sorted(
-        ["v.mp4", "v.json", "v_sbs.mp4", "m.safetensors"])
+    assert sorted(os.listdir(folder)) == sorted(
+        ["v.mp4.partial"] + ([] if fresh_folder else ["v.mp4", "v.json", "v_sbs.mp4", "m.safetensors"]))
+    monkeypatch.setattr(LatentSpatialMemory, "save", real_save)
+    result = _ok(_invoke([*args, "--resume"]))
+    assert "1 of 1 segments done" in stderr_of(result) + result.output  # nothing generated again
+    assert sorted(os.listdir(folder)) == ["m.safetensors", "v.json", "v.mp4", "v_sbs.mp4"]
+    assert read_video(folder / "v.mp4").shape == (FRAMES, H, W, 3)
 
 
 def test_outputs_replace_old_ones_and_leave_no_temporary_files(inputs, micro_pipeline_dir, tmp_path):
@@ -521,9 +505,9 @@ def test_out_folder_not_writable(inputs, micro_pipeline_dir, tmp_path, no_model_
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_usage_errors_are_one_error_line(argv, needle):
     """Click's own usage errors end like the CLI's: one ``error:`` line and exit 2 (no boxed usage panel)."""
-    r = _runner().invoke(app, argv)
+    r = cli_runner().invoke(app, argv)
     _assert_input_error(r, needle)
-    err = _stderr(r)
+    err = stderr_of(r)
     assert "Usage:" not in err and "\u256d" not in err and len(err.strip().splitlines()) == 1, err
 
 
@@ -535,7 +519,7 @@ def test_empty_or_nul_arguments_are_refused(argv, tmp_path, monkeypatch):
     """click turns an empty path into "." (the current folder: a render would write its files there); found by
     benchmarks/fuzz_cli.py."""
     monkeypatch.chdir(tmp_path)
-    r = _runner().invoke(app, argv)
+    r = cli_runner().invoke(app, argv)
     _assert_input_error(r, "NUL byte" if any("\x00" in a for a in argv) else "empty argument")
     assert os.listdir(tmp_path) == []
 
@@ -543,7 +527,7 @@ def test_empty_or_nul_arguments_are_refused(argv, tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv", [["--help"], ["generate", "--help"], ["world", "render", "--help"],
                                   ["world", "dataset", "--help"], ["bench", "memory", "--help"]])
 def test_help_still_works(argv):
-    r = _runner().invoke(app, argv, env={"COLUMNS": "200"})
+    r = cli_runner().invoke(app, argv, env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     assert "--help" in r.stdout
 
@@ -570,7 +554,7 @@ def test_image_and_depth_required(tmp_path):
 
 
 def test_generate_help_in_process():
-    result = _runner().invoke(app, ["generate", "--help"])
+    result = cli_runner().invoke(app, ["generate", "--help"])
     assert result.exit_code == 0, result.output
     for opt in ("--out", "--image", "--depth", "--trajectory", "--side-by-side"):
         assert opt in result.stdout

@@ -170,3 +170,49 @@ def test_no_import_cycles():
             visit(m, [])
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
     assert "mirage_world.memory.serialization" in graph["mirage_world.memory.latent_memory"]  # the graph is real
+
+
+#: ARCHITECTURE.md's layers, top to bottom: a module may import its own layer and the layers above it, never below.
+LAYERS = [
+    {"errors", "defaults"},
+    {"geometry"},
+    {"memory"},
+    {"models", "pipelines"},
+    {"worlds", "training", "eval", "io", "loading", "resume", "depth_cli"},
+    {"cli", "bench", "__main__"},
+]
+
+
+def _layer(module: str) -> int | None:
+    parts = module.split(".")
+    top = parts[1] if len(parts) > 1 else "__init__"
+    for i, layer in enumerate(LAYERS):
+        if top in layer:
+            return i
+    return None
+
+
+def test_imports_follow_the_layers():
+    graph = _import_graph()
+    bad, unplaced = [], []
+    for mod, deps in graph.items():
+        lm = _layer(mod)
+        if lm is None:
+            if mod != "mirage_world":
+                unplaced.append(mod)
+            continue
+        for d in deps:
+            ld = _layer(d)
+            if ld is not None and ld > lm:
+                bad.append(f"{mod} (layer {lm}) imports {d} (layer {ld})")
+    assert not unplaced, f"modules in no layer of ARCHITECTURE.md (add them to LAYERS): {unplaced}"
+    assert not bad, "imports against the layers:\n" + "\n".join(sorted(bad))
+    # geometry and memory are pure torch: no diffusers / transformers at all
+    for p in FILES:
+        rel = _rel(p)
+        if rel.startswith(("geometry/", "memory/")):
+            text = p.read_text()
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                    assert not any(n.split(".")[0] in ("diffusers", "transformers") for n in names), rel

@@ -21,32 +21,33 @@ from typing import Optional
 
 import typer
 
+from .defaults import (
+    DEFAULT_GUIDANCE_END,
+    DEFAULT_MODEL,
+    DEFAULT_START_SIGMA,
+    DEFAULT_STEPS,
+    EXAMPLES_DIR,
+    MAX_FPS,
+    MAX_FRAMES,
+    MAX_SEED,
+    MAX_SIDE,
+    MAX_STEPS,
+    MAX_THREADS,
+    MAX_TRAJECTORY_SCALE,
+)
 from .errors import InputError, cli_group_class
+from .loading import MAX_CFG, MIN_CFG
 
 app = typer.Typer(cls=cli_group_class(), add_completion=False, no_args_is_help=True,
                   help="Camera-controlled video world model with latent spatial memory (Mirage).")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-DEFAULT_MODEL = PACKAGE_DIR / "weights" / "mirage-tiny"
-EXAMPLES_DIR = PACKAGE_DIR / "examples"
-DEFAULT_STEPS = 10
-DEFAULT_GUIDANCE_END = 0.0
-DEFAULT_START_SIGMA = 1.0
 
 # Limits of the options (documented in their help).
-MAX_SIDE = 4096  #: --size: pixels per side
-MAX_FRAMES = 2049  #: --frames: 1 + 128 segments of 16 frames
 MAX_PIXEL_FRAMES = MAX_FRAMES * 256 * 256  #: frames x W x H (the video is held in memory as float32)
-MAX_STEPS = 1000  #: --steps
-MAX_THREADS = 1024  #: --threads
-MAX_FPS = 1000.0  #: --fps
-MAX_SEED = 2**64 - 1  #: --seed (torch generators take 64 bits)
-MAX_CAPACITY = 2**31 - 1  #: --capacity
 MIN_PHOTO_SIDE = 16  #: the photo's smallest side in pixels (one latent pixel of a 16x model)
 MIN_FOV, MAX_FOV = 1.0, 179.0  #: --fov in degrees
 MIN_FOCAL, MAX_FOCAL = 1e-3, 1e3  #: --intrinsics fx, fy as multiples of the photo's long side
 MAX_PRINCIPAL = 100.0  #: --intrinsics |cx|, |cy| as multiples of the photo's long side
-MAX_TRAJECTORY_SCALE = 1e6  #: --trajectory-scale
 
 
 @app.callback()
@@ -125,7 +126,12 @@ def _side_by_side(memory_frames, frames):
 def generate(
     out: Path = typer.Option(..., "--out", help="Output video (.mp4); OUT.json is written beside it. Checked for writability before anything runs; all outputs appear together at the end."),
     image: Optional[Path] = typer.Option(None, "--image", help=f"The photo (PNG/JPEG/PPM...): 8-bit colour or grey, at least {MIN_PHOTO_SIDE}x{MIN_PHOTO_SIDE}, at most 16384 pixels per side and 64 megapixels (a single-channel 16-bit image is a depth map, refused)."),
-    depth: Optional[Path] = typer.Option(None, "--depth", help="Its depth: 16-bit PNG (see --depth-scale) or .npy in metres; 0 = invalid. Same size as the photo."),
+    depth: Optional[Path] = typer.Option(None, "--depth", help="Its depth: 16-bit PNG (see --depth-scale) or .npy in metres; 0 = invalid. Same size as the photo. 'auto': estimate it with Depth Anything V2 (--depth-model; weights must be downloaded, see 'mirage depth')."),
+    depth_model: str = typer.Option("indoor", "--depth-model", help="With --depth auto: 'indoor' / 'outdoor' (metric Depth-Anything-V2-Small), 'relative' (needs --median-depth), a hub id in the local cache or a folder."),
+    median_depth: Optional[float] = typer.Option(None, "--median-depth", help="With --depth auto: scale the estimated depth so its median is this many metres (required for relative models; approximate)."),
+    filter: str = typer.Option("none", "--filter", help="'auto': segment the photo and every generated segment (ADE20K SegFormer, --filter-model) and never store sky, people or vehicles in the memory (the paper's write filter); 'none': store everything (--exclude-mask still applies)."),
+    filter_model: str = typer.Option("ade20k", "--filter-model", help="With --filter auto: 'ade20k' (nvidia/segformer-b0-finetuned-ade-512-512), a hub id in the local cache or a folder."),
+    filter_classes: Optional[str] = typer.Option(None, "--filter-classes", help="With --filter auto: comma-separated class names to keep out of the memory (default: sky and moving things: person, car, bus, truck, bicycle ...)."),
     depth_scale: Optional[float] = typer.Option(None, "--depth-scale", help="PNG depth units per metre, finite and > 0 (TUM: 5000, most Kinect data: 1000; default 1000, or the example's)."),
     intrinsics: Optional[str] = typer.Option(None, "--intrinsics", help=f"fx,fy,cx,cy in pixels of the photo: fx, fy in {MIN_FOCAL:g}..{MAX_FOCAL:g} x its long side, |cx|, |cy| at most {MAX_PRINCIPAL:g} x (default: --fov)."),
     fov: float = typer.Option(60.0, "--fov", help=f"Horizontal field of view in degrees, {MIN_FOV:g}..{MAX_FOV:g}, used when --intrinsics is not given."),
@@ -140,7 +146,7 @@ def generate(
     memory: str = typer.Option("on", "--memory", help="'off': no memory read, guidance or write-back (a baseline without memory)."),
     seed: int = typer.Option(0, "--seed", help="Random seed, 0..2^64-1."),
     fps: float = typer.Option(16.0, "--fps", min=1.0, help=f"Frame rate of the video, 1..{MAX_FPS:g}."),
-    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Pipeline directory (diffusers layout)."),
+    model: Path = typer.Option(DEFAULT_MODEL, "--model", help="Pipeline folder (diffusers layout), or a Hugging Face hub id already in the local cache, e.g. Wan-AI/Wan2.2-TI2V-5B-Diffusers (never downloaded: see 'hf download'). Default: the embedded tiny model."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Also write OUT_sbs.mp4: (memory read, decoded | generated)."),
     example: Optional[str] = typer.Option(None, "--example", help="Use a bundled example for image, depth, intrinsics and path: 'tum_desk' (a real RGB-D photo) or 'room' (procedural)."),
     threads: Optional[int] = typer.Option(None, "--threads", help=f"CPU threads for torch, 1..{MAX_THREADS} (default: torch's choice)."),
@@ -151,80 +157,21 @@ def generate(
     capacity: Optional[int] = typer.Option(None, "--capacity", min=1, help="Maximum memory tokens, 1..2^31-1 (least recently seen evicted first)."),
     splat: str = typer.Option("nearest", "--splat", help="Memory read: nearest (z-buffer) or bilinear (soft splatting)."),
     save_memory: Optional[Path] = typer.Option(None, "--save-memory", help="Write the final memory to this .safetensors file (needs --memory on)."),
+    adapter: Optional[Path] = typer.Option(None, "--adapter", help="A Mirage memory adapter folder (memory input channels + LoRA, written by the trainer) for a base model such as Wan2.2-TI2V-5B. Without it a base model runs training-free (memory-guided sampling)."),
+    prompt: Optional[str] = typer.Option(None, "--prompt", help="Text prompt (models with a text encoder, e.g. Wan2.2; default: empty, the photo alone)."),
+    negative_prompt: Optional[str] = typer.Option(None, "--negative-prompt", help="Negative prompt of classifier-free guidance (default: Wan's own negative prompt)."),
+    guidance_scale: Optional[float] = typer.Option(None, "--guidance-scale", help=f"Classifier-free guidance scale, {MIN_CFG:g}..{MAX_CFG:g} (1: off; > 1 runs the transformer twice per step). Default: 5 for models with a text encoder (Wan2.2-TI2V-5B's), else 1."),
+    offload: bool = typer.Option(False, "--offload", help="Keep the models on the CPU and move each to the GPU only while it runs (diffusers enable_model_cpu_offload): with --vae-tiling, Wan2.2-TI2V-5B at 1280x704 needs an estimated ~11 GiB of VRAM instead of ~24 GiB (README). Needs --device cuda."),
+    vae_tiling: bool = typer.Option(False, "--vae-tiling", help="Decode / encode in spatial tiles (diffusers vae.enable_tiling()): VAE memory independent of the frame size (Wan2.2 at 1280x704: decoding a segment takes an estimated ~23 GiB untiled, ~1.7 GiB tiled)."),
+    dtype: str = typer.Option("auto", "--dtype", help="Weights of the transformer and text encoder: bf16, fp16, fp32 or auto (bf16 on a GPU, fp32 on the CPU). The VAE stays fp32."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto (cuda when available). The memory is stored and read on this device too."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run of this same command from OUT.partial/ (kept beside --out while generating: frames, memory, last latent and RNG state after each segment), giving the frames of an uninterrupted run. A run with other inputs or options is refused. Without --resume an old OUT.partial/ is replaced; it is removed once the outputs are written."),
 ) -> None:
     """Generate a video from one photo + depth along a camera path, through latent spatial memory."""
     try:
         _generate(**locals())
     except (InputError, FileNotFoundError) as e:
         _fail(str(e))
-
-
-def _memory_config(memory_dtype: str, voxel_size: str, fusion: str, capacity, splat: str):
-    """The pipeline's :class:`~mirage_world.pipelines.MemoryConfig` from the CLI options (``InputError`` if bad)."""
-    from .memory.latent_memory import FUSION_POLICIES, STORAGE_DTYPES
-    from .memory.splat import SPLAT_MODES
-    from .pipelines.pipeline_mirage import MemoryConfig
-
-    for name, value, allowed in (("--memory-dtype", memory_dtype, STORAGE_DTYPES), ("--fusion", fusion, FUSION_POLICIES),
-                                 ("--splat", splat, SPLAT_MODES)):
-        if value not in allowed:
-            raise InputError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
-    if capacity is not None and not 1 <= capacity <= MAX_CAPACITY:
-        raise InputError(f"--capacity must be in 1..{MAX_CAPACITY}, got {capacity}")
-    if voxel_size in ("auto", "off"):
-        vs = None if voxel_size == "off" else "auto"
-    else:
-        try:
-            vs = float(voxel_size)
-        except ValueError:
-            raise InputError(f"--voxel-size must be metres, 'auto' or 'off', got {voxel_size!r}") from None
-        if not (vs > 0 and math.isfinite(vs)):
-            raise InputError(f"--voxel-size must be > 0 metres, 'auto' or 'off', got {voxel_size!r}")
-    return MemoryConfig(dtype=memory_dtype, voxel_size=vs, fusion=fusion, capacity=capacity, splat=splat)
-
-
-def _model_geometry(model: Path) -> Optional[tuple[int, int]]:
-    """Check a pipeline folder from its config files alone (nothing loaded) and return its output size multiple
-    (VAE spatial factor x transformer patch) and VAE spatial factor, or ``None`` when the configs do not tell them
-    (checked after loading).
-
-    Raises:
-        InputError: not a folder, no ``model_index.json``, a component or its config missing or unreadable.
-    """
-    from types import SimpleNamespace
-
-    try:
-        ok = model.is_dir() and (model / "model_index.json").is_file()
-    except (OSError, ValueError):
-        ok = False
-    if not ok:
-        raise InputError(f"model directory not found or not a diffusers pipeline: {model}")
-    configs = {}
-    try:
-        index = json.loads((model / "model_index.json").read_text())
-        if not isinstance(index, dict):
-            raise ValueError("not a JSON object")
-        for comp, name in (("vae", "config.json"), ("transformer", "config.json"), ("scheduler", "scheduler_config.json")):
-            if comp not in index:
-                raise InputError(f"cannot load the pipeline from {model}: model_index.json lists no {comp!r}")
-            cfg = model / comp / name
-            if not cfg.is_file():
-                raise InputError(f"cannot load the pipeline from {model}: {comp}/{name} is missing")
-            configs[comp] = json.loads(cfg.read_text())
-    except InputError:
-        raise
-    except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
-    try:
-        from diffusers.configuration_utils import FrozenDict
-
-        from .pipelines.pipeline_mirage import vae_scale_factors
-
-        spatial, _ = vae_scale_factors(SimpleNamespace(config=FrozenDict(configs["vae"])))
-        patch = configs["transformer"].get("patch_size")
-        return int(spatial) * int(patch[1]), int(spatial)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        return None
 
 
 def _check_voxel_range(mem_cfg, voxel_text: str, dep, K, c2w, spatial: int) -> None:
@@ -256,6 +203,34 @@ def _check_voxel_range(mem_cfg, voxel_text: str, dep, K, c2w, spatial: int) -> N
             f"+-{limit:.3g} m (2^20 voxels) but the photo's points and the camera path reach {reach:.3g} m "
             "(pass a larger --voxel-size, or 'off')"
         )
+
+
+def _check_depth_and_filter(auto_depth: bool, depth_model: str, median_depth, filter: str, filter_model: str,
+                            filter_classes) -> list[str] | None:
+    """Check ``--depth auto`` / ``--filter auto`` and their models from config files alone (nothing loaded); return
+    the classes to keep out of the memory (``None``: the filter's defaults)."""
+    if median_depth is not None and not (math.isfinite(median_depth) and 0 < median_depth <= 1e4):
+        raise InputError(f"--median-depth must be in (0, 1e4] metres, got {median_depth}")
+    if median_depth is not None and not auto_depth:
+        raise InputError("--median-depth applies to --depth auto only")
+    if auto_depth:
+        from .models.depth import depth_model_info
+
+        info = depth_model_info(depth_model)  # ModelNotFoundError (an InputError) with the download command
+        if info.kind == "relative" and median_depth is None:
+            raise InputError(f"--depth-model {depth_model} predicts relative depth: give --median-depth M (metres)")
+    if filter not in ("none", "auto"):
+        raise InputError(f"--filter must be none or auto, got {filter!r}")
+    classes = None
+    if filter_classes is not None:
+        classes = [c.strip() for c in filter_classes.split(",") if c.strip()]
+        if not classes or filter != "auto":
+            raise InputError("--filter-classes needs --filter auto and at least one class name")
+    if filter == "auto":
+        from .models.segmentation import check_segmentation_model
+
+        check_segmentation_model(filter_model, classes)
+    return classes
 
 
 def _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guidance, guidance_end, start_sigma,
@@ -304,7 +279,10 @@ def _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guida
 
 def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, trajectory_scale, frames, size, steps, guidance,
               guidance_end, start_sigma, memory, seed, fps, model, side_by_side, example, threads,
-              exclude_mask, memory_dtype, voxel_size, fusion, capacity, splat, save_memory):
+              exclude_mask, memory_dtype, voxel_size, fusion, capacity, splat, save_memory,
+              adapter, prompt, negative_prompt, guidance_scale, offload, vae_tiling, dtype, device,
+              depth_model="indoor", median_depth=None, filter="none", filter_model="ade20k", filter_classes=None,
+              resume=False):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import cv2
     import numpy as np
@@ -313,8 +291,17 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 
     from .geometry.camera import rescale_intrinsics
     from .geometry.trajectory import load_trajectory
-    from .io import OutputSet, check_image_depth, load_depth, load_image, load_mask, write_video
+    from .io import OutputSet, check_image_depth, check_output_path, load_depth, load_image, load_mask, write_video
+    from .loading import (
+        check_model_against_configs,
+        check_model_options,
+        load_pipeline,
+        memory_config,
+        model_geometry,
+        resolve_model,
+    )
     from .pipelines.pipeline_mirage import default_size
+    from .resume import ResumeStore, check_resume, run_with_resume, sidecar_path
 
     # ---------------------------------------------------------------- 1. options (nothing read, nothing loaded)
     if example is not None:
@@ -336,29 +323,66 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     depth_scale = 1000.0 if depth_scale is None else depth_scale
     _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guidance, guidance_end, start_sigma,
                    memory, seed, fps, threads, save_memory, side_by_side)
-    mem_cfg = _memory_config(memory_dtype, voxel_size, fusion, capacity, splat)
+    mem_cfg = memory_config(memory_dtype, voxel_size, fusion, capacity, splat)
     size_wh = _parse_size_text(size) if size else None
     if size_wh is not None and frames * size_wh[0] * size_wh[1] > MAX_PIXEL_FRAMES:
         raise InputError(
             f"--frames {frames} at --size {size} is {frames * size_wh[0] * size_wh[1] / 1e6:.0f} M pixel-frames, over "
             f"the limit of {MAX_PIXEL_FRAMES / 1e6:.0f} M ({MAX_FRAMES} frames at 256x256): fewer frames or a smaller size"
         )
-    geometry = _model_geometry(model)  # configs only
+    auto_depth = depth is not None and str(depth) == "auto"
+    seg_classes = _check_depth_and_filter(auto_depth, depth_model, median_depth, filter, filter_model, filter_classes)
+    run = check_model_options(device, dtype, offload, guidance_scale, adapter)  # values only
+    model_dir = resolve_model(model)  # a folder; a hub id only from the local cache (nothing downloaded)
+    geometry = model_geometry(model_dir)  # configs only
+    run = check_model_against_configs(run, model_dir, prompt, negative_prompt, vae_tiling)
     multiple, spatial = geometry if geometry is not None else (None, None)
     if size_wh is not None and multiple is not None:
         _parse_size(size, 0, 0, multiple)
 
     # ---------------------------------------------------------------- 2. input files (read, nothing loaded)
     img = load_image(image, min_side=MIN_PHOTO_SIDE, allow_depth_like=False)
-    dep = load_depth(depth, depth_scale=depth_scale)
-    check_image_depth(img, dep)
     H0, W0 = img.shape[:2]
     excl = load_mask(exclude_mask, (H0, W0)) if exclude_mask is not None else None
     K0 = _parse_intrinsics(intrinsics, fov, W0, H0)
+    if auto_depth:  # the path file is read and checked now; the depth model runs after every other check
+        load_trajectory(trajectory, frames, depth_m=np.ones((H0, W0), np.float32), scale=trajectory_scale)
+        from .models.depth import DepthEstimator
+
+        dep = DepthEstimator(depth_model, device=run.device)(img, median_depth=median_depth)
+    else:
+        dep = load_depth(depth, depth_scale=depth_scale)
+    check_image_depth(img, dep)
     traj = load_trajectory(trajectory, frames, depth_m=dep, scale=trajectory_scale)
+    seg_filter = None
+    if filter == "auto":
+        from .models.segmentation import SemanticFilter
+
+        seg_filter = SemanticFilter(filter_model, exclude_classes=seg_classes, device=run.device)
+        keep_photo = np.asarray(seg_filter.keep_mask(img), dtype=bool)
+        excl = ~keep_photo if excl is None else (excl.astype(bool) | ~keep_photo)
+        if not (~excl & (dep > 0)).any():
+            raise InputError(f"--filter auto ({filter_model}) marks every pixel of the photo that has depth as sky or a "
+                             "moving object: nothing to remember (use --filter none or other --filter-classes)")
     if not bool(torch.isfinite(traj.c2w.float()).all()):
         raise InputError(f"camera path {trajectory}: its poses overflow float32 (translations too large: "
                          f"--trajectory-scale {traj.scale:g})")
+    # what the frames depend on (a resumed run must match; the pipeline adds hashes of the arrays and the seed's state)
+    resume_args = {k: (os.path.abspath(v) if k in ("image", "depth", "exclude_mask") and v is not None
+                       else str(v) if isinstance(v, Path) else v)
+                   for k, v in dict(image=image, depth=depth, depth_scale=depth_scale, intrinsics=intrinsics, fov=fov,
+                                    trajectory=trajectory, trajectory_scale=trajectory_scale, frames=frames, size=size,
+                                    steps=steps, guidance=guidance, guidance_end=guidance_end, start_sigma=start_sigma,
+                                    memory=memory, seed=seed, model=model, side_by_side=side_by_side,
+                                    exclude_mask=exclude_mask, memory_dtype=memory_dtype, voxel_size=voxel_size,
+                                    fusion=fusion, capacity=capacity, splat=splat, adapter=adapter, prompt=prompt,
+                                    negative_prompt=negative_prompt, guidance_scale=guidance_scale,
+                                    vae_tiling=vae_tiling, dtype=dtype, device=device, depth_model=depth_model,
+                                    median_depth=median_depth, filter=filter, filter_model=filter_model,
+                                    filter_classes=filter_classes).items()}
+    check_output_path(sidecar_path(out), "--out's resume folder", folder=True)
+    if resume:
+        check_resume(out, resume_args)  # ResumeError (an InputError) when OUT.partial/ was written with other options
 
     def check_output_size(W, H, spatial):
         """What depends on the output size: depth and mask left after resizing, the memory's voxel grid range."""
@@ -383,10 +407,7 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         torch.set_num_threads(threads)
     from .pipelines import MiragePipeline
 
-    try:
-        pipe = MiragePipeline.from_pretrained(str(model), dtype=torch.float32)
-    except (OSError, KeyError, ValueError, TypeError, AttributeError, ImportError) as e:
-        raise InputError(f"cannot load the pipeline from {model}: {type(e).__name__}: {e}") from None
+    pipe = load_pipeline(MiragePipeline, model, model_dir, run)
     pipe.set_progress_bar_config(disable=True)
     if multiple != pipe.size_multiple or spatial != pipe.vae_scale_factor_spatial:  # configs did not tell: now
         W, H = _parse_size(size, W0, H0, pipe.size_multiple)
@@ -398,7 +419,13 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     n_seg = pipe.num_segments(frames)
     bar = tqdm(total=n_seg, desc="segments", unit="seg", disable=n_seg == 0)
     t0 = time.perf_counter()
-    result = pipe(
+
+    def resumed(done: int) -> None:
+        bar.update(done)
+        typer.echo(f"resuming from {sidecar_path(out)}: {done} of {n_seg} segments done", err=True)
+
+    result = run_with_resume(
+        pipe, out, resume_args, resume, remove_when_done=False, on_resume=resumed,  # OUT.partial/ after each segment
         image=img,
         depth=dep,
         K=K0,
@@ -416,6 +443,8 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         progress=False,
         memory_config=mem_cfg,
         keep=None if excl is None else ~excl.astype(bool),
+        segment_filter=seg_filter,
+        **run.call_kwargs(prompt),
     )
     bar.close()
     total = time.perf_counter() - t0
@@ -438,11 +467,15 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
         "steps": steps,
         "sampling": {"memory": memory, "guidance": guidance, "guidance_end": guidance_end, "start_sigma": start_sigma},
         "trajectory": {"spec": str(trajectory), "source": traj.source, "scale": traj.scale},
-        "inputs": {"image": str(image), "depth": str(depth), "depth_scale": depth_scale, "K_input": K0.tolist()},
+        "inputs": {"image": str(image), "depth": str(depth), "depth_scale": None if auto_depth else depth_scale,
+                   "K_input": K0.tolist(),
+                   "depth_model": {"model": depth_model, "median_depth": median_depth} if auto_depth else None},
+        "filter": {"mode": filter, "model": filter_model, "classes": seg_classes} if filter == "auto" else None,
         "memory": {"config": {"dtype": mem_cfg.dtype, "voxel_size": voxel_size, "fusion": fusion, "capacity": capacity,
                               "splat": splat, "exclude_mask": None if exclude_mask is None else str(exclude_mask)},
                    **(result.memory.stats() if result.memory is not None else {})},
         "seconds": round(total, 3),
+        "run": run.describe(prompt, adapter),
     }
     with OutputSet() as outputs:
         try:
@@ -457,15 +490,31 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
             raise InputError(f"cannot write the outputs of {out}: {type(e).__name__}: {e}") from None
         written = [str(p) for p in outputs.finals]
         outputs.commit()
+    ResumeStore(out).remove()  # the outputs are in place: nothing left to resume
     typer.echo(f"wrote {', '.join(written)} ({video.shape[0]} frames {W}x{H}, {total:.1f} s)")
 
 
+@app.command("train", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+             add_help_option=False,
+             help="Train the memory adapter (Wan2.2 + LoRA) or the embedded tiny model: --config CONFIG.json "
+                  "(see 'mirage train --help'; multi-GPU: accelerate launch -m mirage_world.training.train_adapter).")
+def train(ctx: typer.Context) -> None:
+    from .training.train_adapter import main as train_main
+
+    train_main(list(ctx.args))
+
+
 def _register_subcommands() -> None:
-    from . import bench
+    from . import bench, depth_cli
+    from .eval import cli as eval_cli
     from .worlds import cli as worlds_cli
 
     app.add_typer(worlds_cli.app, name="world", help="Render procedural worlds with exact ground truth.")
     app.add_typer(bench.app, name="bench", help="Benchmarks that print ratios measured in one run.")
+    app.add_typer(eval_cli.app, name="eval", help="Evaluation: closed-loop consistency, long runs, WorldScore "
+                                                  "export, offline camera / consistency proxies.")
+    app.command("depth", help="Depth of a photo in metres (Depth Anything V2): IMG --out D.npy [--png16 D.png].")(
+        depth_cli.depth)
 
 
 _register_subcommands()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["InputError", "EXIT_INPUT_ERROR", "cli_group_class"]
+__all__ = ["InputError", "ModelNotFoundError", "EXIT_INPUT_ERROR", "cli_group_class"]
 
 #: Exit code of every command line error (bad option, bad input file, unwritable output).
 EXIT_INPUT_ERROR = 2
@@ -24,6 +24,11 @@ class InputError(ValueError):
 
     Subclasses :class:`ValueError`, so ``except ValueError`` also catches it.
     """
+
+
+class ModelNotFoundError(InputError):
+    """A model's weights / config could not be found (offline and not in the Hugging Face cache, or a folder that is
+    not there or not a model). The message says what was looked for, where, and how to get it (``hf download``)."""
 
 
 def one_line(text: str) -> str:

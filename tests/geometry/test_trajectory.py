@@ -4,12 +4,12 @@ load_trajectory). The readers are tested in tests/geometry/camera_files."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from scipy.spatial.transform import Rotation
+from testing_utils import RE10K, need, pose, rot_y
 
 from mirage_world.errors import InputError
 from mirage_world.geometry.camera import invert_pose, project_points
@@ -26,26 +26,6 @@ from mirage_world.geometry.trajectory import (
     scale_translation,
 )
 
-REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "real"
-RE10K = REAL / "re10k_poses" / "0bf152ef84195293.txt"
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real test data not available: {path}")
-    return path
-
-
-def _rot_y(deg: float) -> np.ndarray:
-    return Rotation.from_euler("y", deg, degrees=True).as_matrix()
-
-
-def _pose(R: np.ndarray, t) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = R
-    T[:3, 3] = t
-    return T
-
 
 def _angle_deg(R: np.ndarray) -> float:
     return float(np.degrees(np.linalg.norm(Rotation.from_matrix(R).as_rotvec())))
@@ -58,7 +38,7 @@ K = torch.tensor([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]], dtype=torch.floa
 
 
 def test_relative_to_first_identity_and_relative_motion():
-    c2w = read_re10k(_need(RE10K)).c2w
+    c2w = read_re10k(need(RE10K)).c2w
     rel = relative_to_first(c2w)
     assert torch.equal(rel[0], torch.eye(4, dtype=torch.float64))
     # relative poses between frames are unchanged by the change of world frame
@@ -71,18 +51,18 @@ def test_relative_to_first_identity_and_relative_motion():
 
 
 def test_resample_endpoints_and_slerp_midpoint():
-    c2w = np.stack([_pose(np.eye(3), [0, 0, 0]), _pose(_rot_y(60), [2, -4, 6])])
+    c2w = np.stack([pose(np.eye(3), [0, 0, 0]), pose(rot_y(60), [2, -4, 6])])
     out = resample_path(c2w, 3)
     assert out.shape == (3, 4, 4)
     assert np.array_equal(out[0].numpy(), c2w[0]) and np.array_equal(out[-1].numpy(), c2w[1])
     mid = out[1].numpy()
     assert math.isclose(_angle_deg(mid[:3, :3]), 30.0, abs_tol=1e-9)
-    assert np.allclose(mid[:3, :3], _rot_y(30), atol=1e-12)
+    assert np.allclose(mid[:3, :3], rot_y(30), atol=1e-12)
     assert np.allclose(mid[:3, 3], [1, -2, 3])
 
 
 def test_resample_real_path_endpoints_and_counts():
-    c2w = relative_to_first(read_re10k(_need(RE10K)).c2w)
+    c2w = relative_to_first(read_re10k(need(RE10K)).c2w)
     for n in (1, 7, 16, 49):
         out = resample_path(c2w, n)
         assert out.shape == (n, 4, 4)
@@ -95,7 +75,7 @@ def test_resample_real_path_endpoints_and_counts():
 
 
 def test_resample_single_pose_and_bad_n():
-    one = _pose(_rot_y(5), [1, 2, 3])[None]
+    one = pose(rot_y(5), [1, 2, 3])[None]
     out = resample_path(one, 4)
     assert out.shape == (4, 4, 4) and np.allclose(out.numpy(), one[0])
     for n in (0, -1, 2.5, True):
@@ -109,7 +89,7 @@ def test_resample_single_pose_and_bad_n():
 
 
 def test_auto_trajectory_scale_synthetic():
-    c2w = np.stack([np.eye(4), _pose(np.eye(3), [1, 0, 0]), _pose(_rot_y(10), [0, 2, 0])])
+    c2w = np.stack([np.eye(4), pose(np.eye(3), [1, 0, 0]), pose(rot_y(10), [0, 2, 0])])
     depth = np.full((8, 8), 4.0)
     depth[:2] = 0.0  # invalid pixels are ignored
     s = auto_trajectory_scale(c2w, depth)
@@ -118,7 +98,7 @@ def test_auto_trajectory_scale_synthetic():
     assert math.isclose(float(scaled[:, :3, 3].norm(dim=-1).max()), 0.25 * 4.0)
     assert torch.allclose(scaled[:, :3, :3], torch.from_numpy(c2w[:, :3, :3]))
     # pure rotation: no translation to scale
-    assert auto_trajectory_scale(np.stack([np.eye(4), _pose(_rot_y(20), [0, 0, 0])]), depth) == 1.0
+    assert auto_trajectory_scale(np.stack([np.eye(4), pose(rot_y(20), [0, 0, 0])]), depth) == 1.0
     with pytest.raises(InputError, match="no valid"):
         auto_trajectory_scale(c2w, np.zeros((4, 4)))
     with pytest.raises(InputError):
@@ -128,7 +108,7 @@ def test_auto_trajectory_scale_synthetic():
 
 
 def test_load_trajectory_re10k_auto_and_explicit_scale():
-    path = _need(RE10K)
+    path = need(RE10K)
     depth = np.linspace(1.0, 5.0, 100).reshape(10, 10)  # median 3 m
     tr = load_trajectory(str(path), 25, depth)
     assert isinstance(tr, Trajectory) and tr.source.startswith("re10k:")
@@ -143,7 +123,7 @@ def test_load_trajectory_re10k_auto_and_explicit_scale():
 
 
 def test_load_trajectory_npy_defaults_to_metric(tmp_path):
-    poses = np.stack([_pose(_rot_y(a), [0.1 * a, 0, 5]) for a in (0, 5, 10)])
+    poses = np.stack([pose(rot_y(a), [0.1 * a, 0, 5]) for a in (0, 5, 10)])
     f = tmp_path / "path.npy"
     np.save(f, poses)
     tr = load_trajectory(f, 5, np.ones((4, 4)))

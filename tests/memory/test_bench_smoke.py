@@ -48,7 +48,7 @@ def _one_error_line(r, needle: str) -> str:
 @pytest.fixture
 def no_run(monkeypatch):
     """The benchmark must not start for bad options."""
-    import mirage_world.bench as bench
+    import mirage_world.bench.memory_bench as bench
 
     calls = []
     monkeypatch.setattr(bench, "run_memory_benchmark", lambda *a, **k: calls.append(a) or {})
@@ -92,7 +92,7 @@ def test_json_path_checked_before_the_run(tmp_path, no_run, make):
 
 
 def test_json_written_at_the_end_without_temporary_files(tmp_path, monkeypatch):
-    import mirage_world.bench as bench
+    import mirage_world.bench.memory_bench as bench
 
     res = {"goals": {}, "gather_ratio_hot_loop": 1.0, "bytes_ratio_fp16_per_stored_frame": 1.0,
            "bytes_ratio_int8_per_stored_frame": 1.0}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mirage_world.cli import DEFAULT_MODEL
+from mirage_world.defaults import DEFAULT_MODEL
 from mirage_world.models.taef2 import AutoencoderTAEF2, load_taef2_state_dicts
 
 #: Round-trip PSNR of the shipped (float16-stored) TAEF2 on the TUM RGB-D photo, 256x192 (INTER_AREA), measured

@@ -26,15 +26,6 @@ from mirage_world.worlds.camera_paths import motion_amount
 H, W = 40, 56
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small renders gain nothing from intra-op threads; on a shared CPU they mostly spin. Restored afterwards."""
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 @pytest.fixture(scope="module")
 def clip():
     return render_clip(3, n_frames=8, height=H, width=W)

@@ -43,14 +43,6 @@ RE10K = REPO / ".." / "shared" / "data" / "real" / "re10k_poses"
 H, W = 36, 48
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def _re10k_file() -> Path:
     files = sorted(RE10K.glob("*.txt")) if RE10K.is_dir() else []
     if not files:

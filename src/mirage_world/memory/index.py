@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ChunkIndex", "morton_codes"]
+__all__ = ["ChunkIndex", "morton_codes", "voxel_keys"]
 
 
 def _spread_bits(x: Tensor) -> Tensor:
@@ -244,3 +244,16 @@ class ChunkIndex:
         t = torch.from_numpy(ids.reshape(-1)).to(self.xyz.device)
         xyz = self.xyz.index_select(1, t).view(3, V, cmax * self.sub)
         return xyz, self.low.index_select(0, t).view(V, cmax * self.sub)
+
+
+def voxel_keys(pos: Tensor, voxel: float) -> Tensor:
+    """``(N,)`` int64 keys of the voxels holding points ``pos (N, 3)`` (metres) at edge ``voxel`` (metres): the
+    integer voxel coordinates ``floor(p / voxel)`` packed into one int64, 21 bits per axis, offset ``2**20``.
+
+    Raises:
+        ValueError: a point more than ``2**20`` voxels from the origin.
+    """
+    ijk = torch.floor(pos.double() / voxel).to(torch.int64) + (1 << 20)
+    if ((ijk < 0) | (ijk >= (1 << 21))).any():
+        raise ValueError(f"point outside the voxel grid range (+-{(1 << 20) * voxel:g} m at voxel size {voxel} m)")
+    return (ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2]

@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from ..geometry.camera import downsample_depth, projection_matrices, unproject_depth
-from .index import ChunkIndex
+from .index import ChunkIndex, voxel_keys
+from .queries import export_ply, occupancy, pca_colors
 from .serialization import read_memory_state, write_memory_state
 from .splat import (
     SPLAT_MODES,
@@ -67,14 +68,6 @@ def _read_matrices(K: Tensor, c2w: Tensor) -> tuple[np.ndarray, np.ndarray]:
 def quantize_int8(x: Tensor, scale: Tensor) -> Tensor:
     """Symmetric per-channel int8: ``round(x / scale)`` clamped to ``[-127, 127]``. ``x (N, C)``, ``scale (C,)``."""
     return torch.round(x / scale).clamp(-127, 127).to(torch.int8)
-
-
-def _voxel_keys(pos: Tensor, voxel: float) -> Tensor:
-    """Pack integer voxel coordinates ``floor(p / voxel)`` into one int64 (21 bits per axis, offset 2**20)."""
-    ijk = torch.floor(pos.double() / voxel).to(torch.int64) + (1 << 20)
-    if ((ijk < 0) | (ijk >= (1 << 21))).any():
-        raise ValueError(f"point outside the voxel grid range (+-{(1 << 20) * voxel:g} m at voxel size {voxel} m)")
-    return (ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2]
 
 
 def _resolve_dtype(dtype) -> tuple[str, torch.dtype]:
@@ -360,7 +353,7 @@ class LatentSpatialMemory:
         if pos.shape[0] == 0:
             return 0
         vs = self.voxel_size
-        keys = _voxel_keys(pos, vs)
+        keys = voxel_keys(pos, vs)
         uk, inv = torch.unique(keys, return_inverse=True)  # sorted unique voxels of this write
         G = uk.shape[0]
         c = conf.double()
@@ -370,7 +363,7 @@ class LatentSpatialMemory:
         hit = torch.zeros(G, dtype=torch.bool, device=self.device)
         tgt = torch.zeros(0, dtype=torch.int64, device=self.device)
         if self.num_tokens:
-            old_keys = _voxel_keys(self.positions, vs)
+            old_keys = voxel_keys(self.positions, vs)
             order = torch.argsort(old_keys, stable=True)
             sk = old_keys[order]
             j = torch.searchsorted(sk, uk).clamp(max=sk.shape[0] - 1)
@@ -673,38 +666,8 @@ class LatentSpatialMemory:
         return torch.where(winner >= 0, zbuf, torch.zeros_like(zbuf))
 
     def occupancy(self, points: Tensor, voxel_size: float | None = None) -> Tensor:
-        """Whether each query point's voxel holds at least one token.
-
-        Args:
-            points: ``(M, 3)`` or ``(3,)`` world points in metres, finite.
-            voxel_size: voxel edge in metres (default: the memory's ``voxel_size``).
-
-        Returns:
-            ``(M,)`` bool (``()`` for a single point).
-
-        Raises:
-            ValueError: on a bad shape / non-finite points, or when no voxel size is known.
-        """
-        vs = self.voxel_size if voxel_size is None else voxel_size
-        if vs is None or not (vs > 0 and math.isfinite(vs)):
-            raise ValueError("occupancy needs a voxel size > 0 (pass voxel_size=... or build the memory with one)")
-        if not isinstance(points, Tensor) or not points.is_floating_point():
-            raise ValueError("points must be a floating tensor of shape (M, 3)")
-        single = points.dim() == 1
-        p = points[None] if single else points
-        if p.dim() != 2 or p.shape[1] != 3:
-            raise ValueError(f"points must be (M, 3) or (3,), got {tuple(points.shape)}")
-        if not torch.isfinite(p).all():
-            raise ValueError("points must be finite")
-        p = p.to(self.device)
-        if self.num_tokens == 0:
-            out = torch.zeros(p.shape[0], dtype=torch.bool, device=self.device)
-        else:
-            keys = torch.unique(_voxel_keys(self.positions, vs))
-            q = _voxel_keys(p, vs)
-            j = torch.searchsorted(keys, q).clamp(max=keys.shape[0] - 1)
-            out = keys[j] == q
-        return out[0] if single else out
+        """Whether each query point's voxel holds a token: :func:`mirage_world.memory.queries.occupancy`."""
+        return occupancy(self, points, voxel_size)
 
     def stats(self) -> dict:
         """Summary for agents and logs: ``tokens``, ``bytes``, ``writes``, ``channels``, ``dtype``, ``voxel_size``,
@@ -719,41 +682,9 @@ class LatentSpatialMemory:
                 "index_bytes": idx.nbytes if idx is not None else 0}
 
     def pca_colors(self, max_fit: int = 100_000) -> Tensor:
-        """``(N, 3)`` uint8 colours: the latents' top-3 principal components, each stretched from its 1st to 99th
-        percentile to 0..255 (signs fixed so each component's largest loading is positive; fit on at most
-        ``max_fit`` evenly spaced tokens). Deterministic."""
-        N = self.num_tokens
-        if N == 0:
-            return torch.zeros(0, 3, dtype=torch.uint8, device=self.device)
-        x = self.dequantized().double()
-        fit = x[torch.linspace(0, N - 1, min(N, max_fit), device=self.device).long()]
-        mean = fit.mean(0)
-        _, _, Vh = torch.linalg.svd(fit - mean, full_matrices=False)
-        comps = Vh[:3]
-        if comps.shape[0] < 3:
-            comps = torch.cat([comps, torch.zeros(3 - comps.shape[0], x.shape[1], dtype=comps.dtype, device=comps.device)])
-        sign = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True))).clamp_min(0) * 2 - 1
-        y = (x - mean) @ (comps * sign).T  # (N, 3)
-        lo = torch.quantile(y[:: max(1, N // max_fit)], 0.01, dim=0)
-        hi = torch.quantile(y[:: max(1, N // max_fit)], 0.99, dim=0)
-        y = (y - lo) / (hi - lo).clamp_min(1e-12)
-        return torch.round(y.clamp(0, 1) * 255).to(torch.uint8)
+        """``(N, 3)`` uint8 PCA colours of the tokens: :func:`mirage_world.memory.queries.pca_colors`."""
+        return pca_colors(self, max_fit)
 
     def export_ply(self, path) -> None:
-        """Write the tokens as a binary little-endian PLY point cloud (``x y z`` float32, ``red green blue`` uchar
-        from :meth:`pca_colors`) for MeshLab / viser / Open3D."""
-        import numpy as np
-
-        pos = self.positions.detach().cpu().numpy().astype("<f4")
-        col = self.pca_colors().cpu().numpy()
-        rec = np.zeros(pos.shape[0], dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
-        rec["x"], rec["y"], rec["z"] = pos[:, 0], pos[:, 1], pos[:, 2]
-        rec["r"], rec["g"], rec["b"] = col[:, 0], col[:, 1], col[:, 2]
-        header = (
-            "ply\nformat binary_little_endian 1.0\ncomment mirage-world latent memory, colours = PCA of latents\n"
-            f"element vertex {pos.shape[0]}\nproperty float x\nproperty float y\nproperty float z\n"
-            "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-        )
-        with open(path, "wb") as f:
-            f.write(header.encode("ascii"))
-            f.write(rec.tobytes())
+        """Write the tokens as a PLY point cloud: :func:`mirage_world.memory.queries.export_ply`."""
+        export_ply(self, path)

@@ -42,27 +42,29 @@ from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscret
 from diffusers.utils import BaseOutput
 
 from ..geometry.camera import rescale_intrinsics
-from ..memory.latent_memory import LatentSpatialMemory, pool_depth_to_grid
 from ..memory.splat import MemoryRead
 from ..models.taef2 import AutoencoderTAEF2
-from .conditioning import (
-    GUIDANCE_MODES,
-    denoiser_input,
-    fill_cracks,
-    guide,
-    nearest_covered,
-    neighbour_fill,
-    per_token_timesteps,
+from .conditioning import GUIDANCE_MODES, denoiser_input, guide, neighbour_fill, per_token_timesteps
+from .memory_backends import MEMORY_KINDS, MemoryBackend, PhotoContext, SegmentWrite, make_backend
+from .memory_io import (
+    MemoryConfig,
+    build_photo_memory,
+    empty_read,
+    fill_depth_nearest,
+    pool_keep_to_grid,
+    read_memory,
+    write_generated,
 )
 
-__all__ = ["MiragePipeline", "MiragePipelineOutput", "MemoryConfig", "SegmentInfo", "fill_depth_nearest",
-           "pool_keep_to_grid", "vae_scale_factors", "build_photo_memory", "write_generated", "empty_read",
-           "default_size", "read_memory"]
+# memory steps live in memory_io.py and are re-exported here for the trainers and older imports
+__all__ = ["MiragePipeline", "MiragePipelineOutput", "MemoryConfig", "SegmentInfo", "GenerationState",
+           "fill_depth_nearest", "pool_keep_to_grid", "vae_scale_factors", "build_photo_memory", "write_generated",
+           "empty_read", "default_size", "read_memory"]
 
 
 @dataclass
 class SegmentInfo:
-    """What one segment did: its frame range, wall time and the memory size after its write."""
+    """What one segment did: its frame range, wall time (total and per step) and the memory size after its write."""
 
     index: int
     frames: tuple[int, int]  # [first new frame, last new frame] (inclusive)
@@ -70,57 +72,33 @@ class SegmentInfo:
     memory_tokens: int
     memory_bytes: int
     coverage: float  # mean coverage of the segment's memory reads (new latent frames)
+    read_seconds: float = 0.0
+    denoise_seconds: float = 0.0
+    decode_seconds: float = 0.0  # the segment's frames (and re-encoding the next first frame)
+    write_seconds: float = 0.0  # segment filter + memory write
 
 
 @dataclass
-class MemoryConfig:
-    """How the pipeline builds and writes its :class:`~mirage_world.memory.LatentSpatialMemory`.
+class GenerationState:
+    """Everything a generation needs to go on after segment ``next_segment - 1`` (resume, see ``mirage generate``).
 
     Attributes:
-        dtype: token storage (``"float32"``, ``"float16"``, ``"bfloat16"``, ``"int8"``).
-        voxel_size: metres; ``"auto"``: the footprint of one latent pixel at the photo's 5th-percentile valid depth
-            (``d5 / fx_latent``); ``None``: append-only (the paper's cache).
-        fusion: ``"mean"`` (confidence-weighted) or ``"newest"``, see the memory.
-        capacity: maximum tokens (``None``: unbounded); eviction: ``"lru"`` or ``"confidence"``.
-        splat: read mode, ``"nearest"`` (the trained tiny model's) or ``"bilinear"``.
-        photo_confidence: confidence of the photo's tokens (generated tokens have at most 1).
-        fill_falloff: latent pixels; confidence of an extrapolated-depth pixel at distance ``d`` from the covered
-            region is ``exp(-d / fill_falloff)``.
-        min_confidence: generated latent pixels below this confidence are not written.
-        covered_confidence: factor on the confidence of generated latent pixels the read already covered. 0 (the
-            default): they are not written back -- under guidance they hold what the memory gave, and re-writing
-            them each frame lets magnified, re-sampled copies outweigh the photo's tokens in the voxel fusion (a
-            closed loop came back at 20.1 dB instead of 2x dB on TUM). 1: everything is written back (the paper).
+        next_segment: index of the next segment to generate.
+        first_latent: ``(1, C, 1, h, w)`` normalised latent the next segment starts from.
+        generator_state: the noise generator's ``get_state()`` after the last segment (``None``: no generator).
+        memory: the stored memory object (e.g. :class:`~mirage_world.memory.LatentSpatialMemory`).
+        frames: frames so far, each ``(3, H, W)`` in ``[0, 1]``.
+        memory_frames: decoded reads so far (only with ``return_memory_frames``).
+        segments: :class:`SegmentInfo` of the segments so far.
     """
 
-    dtype: str = "float16"
-    voxel_size: float | str | None = "auto"
-    fusion: str = "mean"
-    capacity: int | None = None
-    eviction: str = "lru"
-    splat: str = "nearest"
-    photo_confidence: float = 4.0
-    fill_falloff: float = 2.0
-    min_confidence: float = 0.05
-    covered_confidence: float = 0.0
-
-    def resolve_voxel_size(self, depth_lat: torch.Tensor, K_lat: torch.Tensor) -> float | None:
-        """Voxel edge in metres for a photo whose latent-grid depth is ``depth_lat (h, w)`` (0 = invalid)."""
-        if self.voxel_size is None:
-            return None
-        if self.voxel_size == "auto":
-            d = depth_lat[depth_lat > 0].double()
-            return float(torch.quantile(d, 0.05) / K_lat[0, 0].double())
-        v = float(self.voxel_size)
-        if not (v > 0 and math.isfinite(v)):
-            raise ValueError(f"voxel_size must be > 0 metres, 'auto' or None, got {self.voxel_size!r}")
-        return v
-
-    def make_memory(self, channels: int, device, voxel_size: float | None, latent_spec: dict | None = None):
-        """A new :class:`~mirage_world.memory.LatentSpatialMemory` with these settings."""
-        return LatentSpatialMemory(channels, device=device, dtype=self.dtype, splat=self.splat, voxel_size=voxel_size,
-                                   fusion=self.fusion, capacity=self.capacity, eviction=self.eviction,
-                                   latent_spec=latent_spec)
+    next_segment: int
+    first_latent: torch.Tensor
+    generator_state: torch.Tensor | None
+    memory: Any
+    frames: list
+    memory_frames: list | None
+    segments: list
 
 
 @dataclass
@@ -138,33 +116,6 @@ class MiragePipelineOutput(BaseOutput):
     memory_frames: np.ndarray | None
     segments: list = field(default_factory=list)
     memory: Any = None
-
-
-def fill_depth_nearest(depth: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Fill uncovered pixels of a depth map with the depth of the nearest covered pixel.
-
-    Args:
-        depth: ``(h, w)`` metres; mask: ``(h, w)`` bool, covered pixels.
-
-    Returns:
-        ``(h, w)`` filled depth and ``(h, w)`` float32 distance in pixels to the nearest covered pixel (0 where
-        covered), or ``None`` if nothing is covered.
-    """
-    m = mask.cpu().numpy().astype(bool)
-    if not m.any():
-        return None
-    if m.all():
-        return depth.clone(), torch.zeros(depth.shape, dtype=torch.float32, device=depth.device)
-    dist, iy, ix = nearest_covered(m)
-    d = depth.cpu().numpy()[iy, ix]
-    return torch.from_numpy(d).to(depth), torch.from_numpy(dist.astype(np.float32)).to(depth.device)
-
-
-def pool_keep_to_grid(keep: torch.Tensor, factor: int) -> torch.Tensor:
-    """A latent pixel is kept when at least half of its ``factor x factor`` pixel block is. ``(H, W)`` -> ``(h, w)``."""
-    H, W = keep.shape
-    blocks = keep.float().reshape(H // factor, factor, W // factor, factor)
-    return blocks.mean(dim=(1, 3)) >= 0.5
 
 
 def vae_scale_factors(vae) -> tuple[int, int]:
@@ -186,123 +137,6 @@ def vae_scale_factors(vae) -> tuple[int, int]:
     raise ValueError(f"cannot tell the spatial / temporal factors of {type(vae).__name__}")
 
 
-def build_photo_memory(
-    latent: torch.Tensor,  # (C, h, w) normalised latent of the photo
-    depth: torch.Tensor,  # (H, W) metres, 0 = invalid
-    K_lat: torch.Tensor,  # (3, 3) latent-grid intrinsics
-    c2w: torch.Tensor,  # (4, 4)
-    factor: int,
-    cfg: MemoryConfig,
-    keep: torch.Tensor | None = None,  # (H, W) bool
-    latent_spec: dict | None = None,
-) -> LatentSpatialMemory:
-    """A new memory holding the photo's tokens (pipeline step 1; the trainer builds its memories with this too).
-
-    The depth is pooled to the latent grid (median of valid depths per block). Latent pixels without depth -- RGB-D
-    sensors leave holes at edges, glass and far walls -- still get a token where a plausible depth exists: the
-    depth of the nearest pixel with depth, at confidence ``photo_confidence * exp(-d / fill_falloff)`` for a pixel
-    ``d`` latent pixels away (not stored below ``min_confidence``). ``keep`` False pixels are never stored.
-    """
-    h, w = latent.shape[-2:]
-    d_lat = pool_depth_to_grid(depth.float(), factor)
-    memory = cfg.make_memory(latent.shape[0], latent.device, cfg.resolve_voxel_size(d_lat, K_lat), latent_spec)
-    keep_lat = None if keep is None else pool_keep_to_grid(keep, factor)
-    filled = fill_depth_nearest(d_lat, d_lat > 0)
-    if filled is None:
-        raise ValueError(f"no latent pixel of the {h}x{w} grid has depth: the depth map is too sparse for this size")
-    d_fill, dist = filled
-    conf = cfg.photo_confidence * torch.exp(-dist / cfg.fill_falloff)
-    memory.write(latent, d_fill, K_lat, c2w, keep_lat, confidence=conf,
-                 min_confidence=cfg.min_confidence * cfg.photo_confidence)
-    return memory
-
-
-def write_generated(
-    memory: LatentSpatialMemory,
-    latents: torch.Tensor,  # (T, C, h, w) generated latent frames
-    read: MemoryRead,  # the reads they were generated from, (T, ...)
-    K_lat: torch.Tensor,  # (3, 3)
-    c2w: torch.Tensor,  # (T, 4, 4)
-    cfg: MemoryConfig,
-) -> None:
-    """Write generated latent frames back (pipeline step 5; the trainer's second-segment memories use it too).
-
-    Depth of a generated latent pixel: the memory's rendered depth where the read covered it, else the depth of the
-    nearest covered pixel; confidence: ``covered_confidence`` x the read's coverage where covered (0 by default:
-    only new content is written), ``exp(-d / fill_falloff)`` elsewhere, not written below ``min_confidence``. A
-    frame with no coverage at all is not written.
-    """
-    for t in range(latents.shape[0]):
-        covered = read.mask[t, 0] > 0
-        filled = fill_depth_nearest(read.depth[t], covered)
-        if filled is None:
-            continue
-        d, dist = filled
-        conf = torch.where(covered, cfg.covered_confidence * read.mask[t, 0], torch.exp(-dist / cfg.fill_falloff))
-        memory.write(latents[t], d, K_lat, c2w[t], confidence=conf, min_confidence=cfg.min_confidence)
-
-
-def read_memory(
-    memory: LatentSpatialMemory,
-    K_lat: torch.Tensor,  # (3, 3) or (T, 3, 3)
-    c2w: torch.Tensor,  # (T, 4, 4)
-    hw: tuple[int, int],
-    levels: int = 2,
-    min_neighbours: int = 4,
-) -> MemoryRead:
-    """The memory read the denoiser is conditioned on: a z-buffered projection with magnification holes closed.
-
-    A point read leaves holes between tokens wherever the view magnifies what was stored (the camera moved closer
-    or turned): surfaces the memory holds, just too sparsely for this grid. They are closed in two ways, a
-    push-pull in the spirit of point-based rendering:
-
-    1. cracks: :func:`~.conditioning.fill_cracks` (an uncovered latent pixel with at least ``min_neighbours`` of 8
-       covered neighbours takes their mean);
-    2. coarser reads: the memory is read again at ``1/2, 1/4 ...`` of the grid (``levels`` of them; ``K`` scaled
-       by the same factor), where the same tokens are dense enough, and a pixel still uncovered takes the coarse
-       read's latent, depth and coverage halved per level. A coarse pixel that holds a token
-       covers its whole ``s x s`` block, so at the frame border and at disocclusion edges the read reaches up to
-       ``s - 1`` latent pixels past the last token (a stretch of the known surface). Restricting the fill to holes
-       enclosed by coverage was tried and measured worse: on TUM + ``out_and_back`` the last frame came back at
-       20.4 dB instead of 28.2 dB (border gaps went to the denoiser and were written back).
-
-    Disocclusions wider than the coarsest level's pixel and the frame border stay uncovered for the denoiser. The
-    trainer stores raw reads and applies step 1 (:func:`~.conditioning.fill_cracks`) when it loads them; step 2
-    needs the memory itself and is not in the training data.
-
-    Returns:
-        :class:`~mirage_world.memory.splat.MemoryRead` with ``latent (T, C, h, w)``, ``mask (T, 1, h, w)``,
-        ``depth (T, h, w)``.
-    """
-    T = c2w.shape[0]
-    K_lat = K_lat.expand(T, 3, 3) if K_lat.dim() == 2 else K_lat
-    h, w = hw
-    read = memory.read(K_lat, c2w, hw)
-    lat, mask, depth = fill_cracks(read.latent.contiguous(), read.mask, min_neighbours, read_depth=read.depth)
-    for level in range(1, levels + 1):
-        if bool((mask > 0).all()):
-            break
-        s = 2**level
-        K_s = K_lat.clone()
-        K_s[:, :2] = K_s[:, :2] / s  # u' = u / s with pixel centres at +0.5: fx, fy, cx, cy all scale by 1 / s
-        coarse = memory.read(K_s, c2w, (-(-h // s), -(-w // s)))
-
-        def up(x):
-            return x.repeat_interleave(s, dim=-2).repeat_interleave(s, dim=-1)[..., :h, :w]
-
-        hole = (mask <= 0) & (up(coarse.mask) > 0)  # (T, 1, h, w)
-        lat = torch.where(hole, up(coarse.latent.contiguous()).to(lat.dtype), lat)
-        depth = torch.where(hole[:, 0], up(coarse.depth).to(depth.dtype), depth)
-        mask = torch.where(hole, up(coarse.mask).to(mask.dtype) / s, mask)
-    return MemoryRead(lat, mask, depth)
-
-
-def empty_read(T: int, C: int, h: int, w: int, device=None) -> MemoryRead:
-    """A read that covers nothing (``--memory off``): zero latents, zero coverage, zero depth."""
-    z = torch.zeros(T, C, h, w, device=device)
-    return MemoryRead(latent=z, mask=torch.zeros(T, 1, h, w, device=device), depth=torch.zeros(T, h, w, device=device))
-
-
 def default_size(width: int, height: int, multiple: int, long_side: int = 256) -> tuple[int, int]:
     """Output ``(W, H)`` keeping a ``width x height`` photo's aspect, long side ``long_side``, multiples of ``multiple``."""
     s = long_side / max(width, height)
@@ -321,17 +155,32 @@ class MiragePipeline(DiffusionPipeline):
         transformer (`WanTransformer3DModel`): denoiser whose input has ``2C + 1`` channels
             ``[noisy latent, warped memory latent, coverage]`` (:func:`~.conditioning.denoiser_input`), or ``C``
             channels (a base model without the memory add-on: it then sees the memory only through guidance).
-        scheduler (`FlowMatchEulerDiscreteScheduler`): flow-matching sampler (Wan's training objective).
+        scheduler: a flow-matching scheduler (Wan's training objective): ``FlowMatchEulerDiscreteScheduler`` (the
+            embedded model) or the ``UniPCMultistepScheduler(use_flow_sigmas=True, flow_shift=5)`` Wan2.2's folders
+            ship. Its noise levels (``sigmas``) and ``timesteps`` are used as they are; the update is always the
+            first-order Euler step ``x += (sigma_next - sigma) v`` (:meth:`denoise_segment`), because memory
+            guidance edits the sample between steps and a multistep solver's history (UniPC's corrector recomputes
+            the current sample from the previous one) would undo part of each edit.
+        text_encoder (`UMT5EncoderModel`, optional): Wan's text encoder; prompts are encoded as diffusers'
+            ``WanPipeline`` does (:meth:`encode_prompt`). Without it (the embedded tiny model) the cross-attention
+            sees a single zero context token.
+        tokenizer (`T5TokenizerFast`, optional): the text encoder's tokenizer.
 
-    The tiny model has no text encoder; its cross-attention sees a single zero context token.
+    ``MiragePipeline.from_pretrained("Wan-AI/Wan2.2-TI2V-5B-Diffusers")`` (or its downloaded folder) loads the
+    real model: its ``model_index.json`` names ``WanPipeline``; the components are the same, and
+    ``expand_timesteps`` (Wan2.2-TI2V's first latent frame held clean with per-token timesteps) is what this
+    pipeline always does. :meth:`load_mirage_adapter` adds a trained memory adapter; without one a base model
+    (``C`` input channels) runs training-free, guided by the memory.
     """
 
-    model_cpu_offload_seq = "transformer->vae"
+    model_cpu_offload_seq = "text_encoder->transformer->vae"
+    _optional_components = ["text_encoder", "tokenizer"]
 
     def __init__(self, vae: Union[AutoencoderTAEF2, AutoencoderKLWan], transformer: WanTransformer3DModel,
-                 scheduler: FlowMatchEulerDiscreteScheduler):
+                 scheduler: FlowMatchEulerDiscreteScheduler, text_encoder: Any = None, tokenizer: Any = None):
         super().__init__()
-        self.register_modules(vae=vae, transformer=transformer, scheduler=scheduler)
+        self.register_modules(vae=vae, transformer=transformer, scheduler=scheduler, text_encoder=text_encoder,
+                              tokenizer=tokenizer)
         self.vae_scale_factor_spatial, self.vae_scale_factor_temporal = (
             vae_scale_factors(vae) if vae is not None else (8, 1))
 
@@ -419,6 +268,29 @@ class MiragePipeline(DiffusionPipeline):
             if v is not None and (v <= 0 or v % m or v > 4096):
                 raise ValueError(f"{name} must be a positive multiple of {m} up to 4096, got {v}")
 
+    def check_text_inputs(self, prompt=None, negative_prompt=None, guidance_scale: float = 1.0) -> None:
+        """Check the text options against the model (no text encoder: no prompt, no classifier-free guidance).
+
+        Raises:
+            ValueError: with a message naming the option.
+        """
+        for name, v in (("prompt", prompt), ("negative_prompt", negative_prompt)):
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"{name} must be a string, got {type(v).__name__}")
+        try:
+            gs = float(guidance_scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"guidance_scale must be a number, got {guidance_scale!r}") from None
+        if not (math.isfinite(gs) and 1.0 <= gs <= 50.0):
+            raise ValueError(f"guidance_scale must be in [1, 50] (1: no classifier-free guidance), got {guidance_scale}")
+        if not self.has_text_encoder:
+            given = [n for n, v in (("prompt", prompt), ("negative_prompt", negative_prompt)) if v is not None]
+            if gs > 1.0:
+                given.append(f"guidance_scale {gs:g} > 1")
+            if given:
+                raise ValueError(f"{' and '.join(given)} need(s) a model with a text encoder; this one has none "
+                                 "(the embedded tiny model)")
+
     def prepare_inputs(self, image, depth, K, keep=None, height=None, width=None):
         """Resize a photo, its depth and ``keep`` mask to the output size and rescale ``K`` (photo pixels in).
 
@@ -456,6 +328,94 @@ class MiragePipeline(DiffusionPipeline):
     def _null_context(self, batch: int, device, dtype) -> torch.Tensor:
         return torch.zeros(batch, 1, self.transformer.config.text_dim, device=device, dtype=dtype)
 
+    # ------------------------------------------------------------------ text, adapter, memory saving
+    @property
+    def has_text_encoder(self) -> bool:
+        """Whether prompts can be encoded (a text encoder and its tokenizer are loaded)."""
+        return getattr(self, "text_encoder", None) is not None and getattr(self, "tokenizer", None) is not None
+
+    @torch.no_grad()
+    def encode_prompt(self, prompt: str | list[str], max_sequence_length: int = 512, device=None,
+                      dtype=None) -> torch.Tensor:
+        """Text embeddings ``(B, max_sequence_length, d_model)`` of ``prompt`` (diffusers' ``WanPipeline``
+        ``_get_t5_prompt_embeds``): the prompt cleaned (``prompt_clean``: ftfy when installed, HTML unescaped,
+        whitespace collapsed), tokenized to ``max_sequence_length`` tokens (padded, truncated, ``</s>`` added),
+        encoded with the attention mask, and the embeddings after the prompt's last token set to zero.
+
+        Raises:
+            ValueError: the pipeline has no text encoder, or ``prompt`` is not a string / list of strings.
+        """
+        from diffusers.pipelines.wan.pipeline_wan import prompt_clean
+
+        if not self.has_text_encoder:
+            raise ValueError("this model has no text encoder (the embedded tiny model): prompts cannot be used")
+        prompts = [prompt] if isinstance(prompt, str) else prompt
+        if not isinstance(prompts, (list, tuple)) or not all(isinstance(p, str) for p in prompts) or not prompts:
+            raise ValueError(f"prompt must be a string or a non-empty list of strings, got {type(prompt).__name__}")
+        if not 1 <= int(max_sequence_length) <= 4096:
+            raise ValueError(f"max_sequence_length must be in 1..4096, got {max_sequence_length}")
+        device = device or self._execution_device
+        dtype = dtype or self.transformer.dtype
+        inputs = self.tokenizer([prompt_clean(p) for p in prompts], padding="max_length",
+                                max_length=max_sequence_length, truncation=True, add_special_tokens=True,
+                                return_attention_mask=True, return_tensors="pt")
+        ids, mask = inputs.input_ids, inputs.attention_mask  # (B, L)
+        lengths = mask.gt(0).sum(dim=1).long()
+        try:  # recent diffusers: the device the text encoder runs on, also when offloaded to the CPU
+            from diffusers.utils.torch_utils import get_module_execution_device
+
+            te_device = get_module_execution_device(self.text_encoder)
+        except ImportError:
+            te_device = device
+        emb = self.text_encoder(ids.to(te_device), mask.to(te_device)).last_hidden_state  # (B, L, d)
+        emb = emb.to(dtype=dtype, device=device)
+        keep = torch.arange(max_sequence_length, device=device)[None, :] < lengths.to(device)[:, None]  # (B, L)
+        return emb * keep[..., None].to(dtype)
+
+    def load_mirage_adapter(self, folder, fuse: bool = False) -> "MiragePipeline":
+        """Load a Mirage memory adapter (memory input channels + LoRA, :mod:`mirage_world.models.adapter`) into
+        :attr:`transformer`, in place; afterwards the denoiser takes ``[noisy, read, coverage]``
+        (:attr:`memory_conditioned`). Call before ``to(device)`` / ``enable_model_cpu_offload()``.
+
+        Args:
+            folder: an adapter folder written by :func:`~mirage_world.models.adapter.save_adapter`.
+            fuse: merge the LoRA into the base weights (faster sampling).
+
+        Raises:
+            ValueError: not an adapter folder, an adapter for another latent width than this VAE's, or weights
+                that do not fit the transformer (see :func:`~mirage_world.models.adapter.load_adapter`).
+        """
+        from ..models.adapter import load_adapter
+
+        if self.memory_conditioned:
+            raise ValueError("the transformer already takes the memory as input (a trained Mirage model or an "
+                             "adapter already loaded): load adapters into a base model")
+        load_adapter(self.transformer, folder, fuse=fuse)
+        if not self.memory_conditioned:
+            raise ValueError(f"adapter {folder} does not make the transformer take {2 * self.latent_channels + 1} "
+                             "input channels (latent width of another VAE?)")
+        return self
+
+    def _offload(self, model) -> None:
+        """With ``enable_model_cpu_offload``: move ``model`` back to the CPU now. diffusers' hook chain
+        (text_encoder -> transformer -> vae) offloads a model only when the *next* one in the chain runs, so the text
+        encoder would stay on the GPU while the VAE encodes the photo, and in the segment loop (vae -> transformer ->
+        vae ...) the VAE would stay beside the transformer. Without offloading: nothing happens."""
+        for hook in getattr(self, "_all_hooks", None) or []:
+            if getattr(hook, "model", None) is model and hasattr(hook, "offload"):
+                hook.offload()
+
+    def enable_vae_tiling(self, **tile_options) -> None:
+        """Decode / encode in overlapping spatial tiles (diffusers ``vae.enable_tiling(**tile_options)``; Wan's
+        default tiles: 256 x 256 pixels, stride 192): the VAE's memory no longer grows with the frame size.
+
+        Raises:
+            ValueError: a VAE without tiling (the embedded TAEF2 works per frame and needs none).
+        """
+        if not hasattr(self.vae, "enable_tiling"):
+            raise ValueError(f"{type(self.vae).__name__} has no tiled decoding")
+        self.vae.enable_tiling(**tile_options)
+
     # ------------------------------------------------------------------ denoise one segment
     @torch.no_grad()
     def denoise_segment(
@@ -467,6 +427,9 @@ class MiragePipeline(DiffusionPipeline):
         guidance: str = "replace",
         guidance_end: float = 0.0,
         start_sigma: float = 1.0,
+        prompt_embeds: torch.Tensor | None = None,  # (1, L, text_dim)
+        negative_prompt_embeds: torch.Tensor | None = None,  # (1, L, text_dim)
+        guidance_scale: float = 1.0,
     ) -> torch.Tensor:
         """Sample one segment's latents ``(1, C, T, h, w)`` with latent frame 0 held at ``first_latent``.
 
@@ -474,6 +437,12 @@ class MiragePipeline(DiffusionPipeline):
         read noised to that level (:func:`~.conditioning.guide`). ``start_sigma < 1``: sampling starts at that
         level from the read with its holes filled by the nearest covered token (:func:`~.conditioning.neighbour_fill`)
         instead of from pure noise (SDEdit-style), keeping the layout of what the memory shows.
+
+        Latent frame 0 is held clean as Wan2.2-TI2V does with ``expand_timesteps``: its tokens get timestep 0, the
+        others the step's timestep, a ``(1, T * h/2 * w/2)`` tensor (:func:`~.conditioning.per_token_timesteps`).
+        The context is ``prompt_embeds`` (default: one zero token); with ``guidance_scale > 1`` and
+        ``negative_prompt_embeds`` the velocity is ``v_neg + guidance_scale (v - v_neg)`` (classifier-free
+        guidance, two transformer passes per step as diffusers' ``WanPipeline``).
         """
         T, C, h, w = read.latent.shape
         device = first_latent.device
@@ -481,7 +450,12 @@ class MiragePipeline(DiffusionPipeline):
         noise = torch.randn((1, C, T, h, w), generator=generator, dtype=torch.float32).to(device)
         read_latent = read.latent.contiguous().float()
         self.scheduler.set_timesteps(num_inference_steps, device=device)
-        sigmas = self.scheduler.sigmas.tolist()
+        sigmas = self.scheduler.sigmas.tolist()  # num_inference_steps noise levels, then 0
+        euler = isinstance(self.scheduler, FlowMatchEulerDiscreteScheduler)
+        if not euler and (len(sigmas) != num_inference_steps + 1 or sigmas[-1] != 0.0
+                          or not self.scheduler.config.get("use_flow_sigmas")):
+            raise ValueError(f"{type(self.scheduler).__name__} is not a flow-matching scheduler with "
+                             "num_inference_steps noise levels (use_flow_sigmas); MiragePipeline samples flow matching")
         begin = 0
         latents = noise.clone()
         if start_sigma < 1.0:
@@ -493,7 +467,9 @@ class MiragePipeline(DiffusionPipeline):
         if hasattr(self.scheduler, "set_begin_index"):
             self.scheduler.set_begin_index(begin)
         use_guidance = guidance == "replace"
-        ctx = self._null_context(1, device, dtype)
+        ctx = self._null_context(1, device, dtype) if prompt_embeds is None else prompt_embeds.to(device, dtype)
+        cfg = negative_prompt_embeds is not None and guidance_scale > 1.0
+        neg = negative_prompt_embeds.to(device, dtype) if cfg else None
         patch = tuple(self.transformer.config.patch_size)
         for i in range(begin, num_inference_steps):
             t, sigma = self.scheduler.timesteps[i], sigmas[i]
@@ -503,7 +479,13 @@ class MiragePipeline(DiffusionPipeline):
             x_in = denoiser_input(latents, read_latent, read.mask) if self.memory_conditioned else latents
             ts = per_token_timesteps(t.view(1), T, h, w, patch).to(device)
             v = self.transformer(x_in.to(dtype), timestep=ts, encoder_hidden_states=ctx, return_dict=False)[0]
-            latents = self.scheduler.step(v.float(), t, latents, return_dict=False)[0]
+            if cfg:
+                v_neg = self.transformer(x_in.to(dtype), timestep=ts, encoder_hidden_states=neg, return_dict=False)[0]
+                v = v_neg.float() + guidance_scale * (v.float() - v_neg.float())
+            if euler:
+                latents = self.scheduler.step(v.float(), t, latents, return_dict=False)[0]
+            else:  # the folder's scheduler (e.g. UniPC) gives the noise levels; the step is Euler's, as above
+                latents = latents + (sigmas[i + 1] - sigma) * v.float()
         if use_guidance and guidance_end <= 0.0:
             latents = guide(latents, read_latent, read.mask, noise, 0.0)
         latents[:, :, :1] = first_latent
@@ -521,6 +503,13 @@ class MiragePipeline(DiffusionPipeline):
         video = self.decode_latents(latent.permute(1, 0, 2, 3)[None])[0].permute(1, 0, 2, 3)  # (F, 3, H, W)
         mask = mask.repeat_interleave(f, dim=1).repeat_interleave(f, dim=2)[:, None]
         return (video * mask)[frames]
+
+    @torch.no_grad()
+    def encode_images(self, images: torch.Tensor) -> torch.Tensor:
+        """VAE-encode ``(V, 3, H, W)`` images in ``[0, 1]`` one by one to normalised latents ``(V, C, h, w)``.
+
+        Each image is a one-frame video, so a causal video VAE (Wan) gives its first-frame latent."""
+        return torch.cat([self.encode_frames(images[i : i + 1, :, None])[:, :, 0] for i in range(images.shape[0])])
 
     # ------------------------------------------------------------------ main loop
     @torch.no_grad()
@@ -540,11 +529,19 @@ class MiragePipeline(DiffusionPipeline):
         segment_frames: int = 16,
         generator: torch.Generator | None = None,
         return_memory_frames: bool = False,
-        memory: LatentSpatialMemory | None = None,
+        memory: Any = None,
         callback: Callable[[SegmentInfo], None] | None = None,
         progress: bool = True,
         memory_config: MemoryConfig | None = None,
         keep=None,  # (H0, W0) bool
+        memory_kind: str = "latent",
+        segment_filter: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        resume: GenerationState | None = None,
+        state_callback: Callable[[GenerationState], None] | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        guidance_scale: float = 1.0,
+        max_sequence_length: int = 512,
     ) -> MiragePipelineOutput:
         """Generate ``N = len(c2w)`` frames along the camera path.
 
@@ -563,25 +560,44 @@ class MiragePipeline(DiffusionPipeline):
                 and repaint what the memory shows.
             start_sigma: start sampling at this noise level from the read with holes neighbour-filled (1: pure
                 noise, the standard sampler).
-            use_memory: ``False`` switches the memory off (no read, no guidance, no write): a baseline.
+            use_memory: ``False`` switches the memory off (same as ``memory_kind="none"``): a baseline.
             segment_frames: new frames per segment (a multiple of the VAE's temporal factor).
             generator: torch generator for the initial noise (determinism).
             return_memory_frames: also decode the memory reads, for a side-by-side view (uncovered pixels black).
-            memory: an existing memory to continue from (default: a new one built from the photo).
+            memory: an existing :class:`LatentSpatialMemory` to continue from, or a
+                :class:`~.memory_backends.MemoryBackend` (default: a new memory built from the photo).
             callback: called with each :class:`SegmentInfo` after its write.
             progress: show a progress bar over segments.
             memory_config: how the memory is built and written (default :class:`MemoryConfig`).
             keep: optional ``(H0, W0)`` bool mask of the photo's pixels that may be stored (False: sky, people,
                 moving objects); a latent pixel is stored when at least half of its block is kept.
+            memory_kind: ``"latent"`` (Mirage), ``"rgb"`` (an RGB point cloud read by render + VAE encode, the
+                peers' design) or ``"none"``; see :mod:`~.memory_backends`.
+            segment_filter: called on each segment's frames at the written cameras, ``(T, H, W, 3)`` float in
+                ``[0, 1]`` -> ``(T, H, W)`` bool, False where nothing may be stored (e.g.
+                :class:`~mirage_world.models.segmentation.SemanticFilter`: sky, people, cars).
+            resume: continue from a :class:`GenerationState` (same inputs and seed: the same frames as one run).
+            state_callback: called with the :class:`GenerationState` after each segment (to save it).
+            prompt: text for a model with a text encoder (Wan2.2: default ``""``, the photo alone); encoded once
+                (:meth:`encode_prompt`).
+            negative_prompt: the unconditional text of classifier-free guidance (default ``""``, as diffusers;
+                ``mirage generate`` passes Wan's own, :data:`~mirage_world.models.wan.WAN_NEGATIVE_PROMPT`).
+            guidance_scale: classifier-free guidance scale in ``[1, 50]``; above 1 each step runs the transformer
+                twice (prompt and negative prompt). Wan2.2-TI2V-5B uses 5.
+            max_sequence_length: text tokens per prompt (Wan: 512).
 
         Returns:
             :class:`MiragePipelineOutput`; frames at the output size.
 
         Raises:
-            ValueError: on invalid inputs (see :meth:`check_inputs`).
+            ValueError: on invalid inputs (see :meth:`check_inputs`); a prompt, negative prompt or
+                ``guidance_scale > 1`` for a model without a text encoder.
         """
         self.check_inputs(image, depth, K, c2w, segment_frames, keep, guidance, guidance_end, start_sigma,
                           height, width)
+        self.check_text_inputs(prompt, negative_prompt, guidance_scale)
+        if memory_kind not in MEMORY_KINDS:
+            raise ValueError(f"memory_kind must be one of {MEMORY_KINDS}, got {memory_kind!r}")
         image, depth, K, keep = self.prepare_inputs(image, depth, K, keep, height, width)
         cfg = MemoryConfig() if memory_config is None else memory_config
         device = self._execution_device
@@ -591,64 +607,91 @@ class MiragePipeline(DiffusionPipeline):
         c2w = torch.as_tensor(c2w).float().to(device)
         N = c2w.shape[0]
         C = self.latent_channels
+        K = K.float().to(device)
         K_lat = rescale_intrinsics(K.double(), (H, W), (h, w)).float().to(device)
         T = segment_frames // ft + 1
+        if not use_memory:
+            memory_kind = "none"
+        if isinstance(memory, MemoryBackend):
+            backend = memory
+        else:
+            backend = make_backend(memory_kind, self, cfg, memory if resume is None else resume.memory)
+        use_guidance = guidance if backend.name != "none" else "none"
+        text = {}
+        if self.has_text_encoder:  # encoded once for all segments
+            text["prompt_embeds"] = self.encode_prompt(prompt or "", max_sequence_length, device)
+            if guidance_scale > 1.0:
+                text["negative_prompt_embeds"] = self.encode_prompt(negative_prompt or "", max_sequence_length, device)
+                text["guidance_scale"] = float(guidance_scale)
+            self._offload(self.text_encoder)
 
         frame0 = image.permute(2, 0, 1)[None, :, None].float().to(device)  # (1, 3, 1, H, W)
-        z0 = self.encode_frames(frame0)  # (1, C, 1, h, w)
-        if memory is None and use_memory:
+        n_seg = self.num_segments(N, segment_frames)
+        if resume is None:
+            z0 = self.encode_frames(frame0)  # (1, C, 1, h, w)
             spec = {"vae": type(self.vae).__name__, "z_dim": C, "scale_factor_spatial": f,
                     "scale_factor_temporal": ft, "normalised": True}
-            memory = build_photo_memory(z0[0, :, 0], depth.to(device), K_lat, c2w[0], f, cfg,
-                                        None if keep is None else keep.to(device), spec)
-
-        frames = [self.decode_latents(z0)[0, :, 0]]  # list of (3, H, W)
-        mem_frames = [frames[0]] if return_memory_frames else None
-        segments: list[SegmentInfo] = []
-        n_seg = self.num_segments(N, segment_frames)
-        first_latent = z0
-        for s in self.progress_bar(range(n_seg)) if progress else range(n_seg):
+            backend.start(PhotoContext(z0[0, :, 0], image.to(device), depth.to(device), K, K_lat, c2w[0],
+                                       None if keep is None else keep.to(device), f, spec))
+            frames = [self.decode_latents(z0)[0, :, 0].cpu()]  # list of (3, H, W), on the CPU (GPU memory)
+            mem_frames = [frames[0]] if return_memory_frames else None
+            segments: list[SegmentInfo] = []
+            first_latent, s_begin = z0, 0
+        else:
+            frames, segments = list(resume.frames), list(resume.segments)
+            mem_frames = list(resume.memory_frames) if return_memory_frames else None
+            first_latent, s_begin = resume.first_latent.to(device), resume.next_segment
+            if generator is not None and resume.generator_state is not None:
+                generator.set_state(resume.generator_state)
+        steps = range(s_begin, n_seg)
+        for s in self.progress_bar(steps) if progress else steps:
             t0 = time.perf_counter()
             a = s * segment_frames
             idx = [min(a + ft * t, N - 1) for t in range(T)]  # camera per latent frame (last of its group)
-            if use_memory:
-                read = read_memory(memory, K_lat, c2w[idx], (h, w))
-            else:
-                read = empty_read(T, C, h, w, device)
-            lat = self.denoise_segment(first_latent, read, num_inference_steps, generator,
-                                       guidance if use_memory else "none", guidance_end, start_sigma)
+            read = backend.read(K_lat, c2w[idx], (h, w)) if backend.name != "none" else empty_read(T, C, h, w, device)
+            t1 = time.perf_counter()
+            self._offload(self.vae)
+            lat = self.denoise_segment(first_latent, read, num_inference_steps, generator, use_guidance,
+                                       guidance_end, start_sigma, **text)
+            t2 = time.perf_counter()
             n_new = min(segment_frames, N - 1 - a)
             n_lat = -(-n_new // ft)  # latent frames after frame 0 that hold real frames
             if ft == 1:
                 video = self.decode_latents(lat[:, :, 1 : 1 + n_new])[0]  # (3, n_new, H, W)
-                frames.extend(video[:, i] for i in range(n_new))
+                new = video
             else:
                 video = self.decode_latents(lat)[0]  # (3, 1 + segment_frames, H, W)
-                frames.extend(video[:, 1 + i] for i in range(n_new))
-            if return_memory_frames:
-                mv = self._decode_read(read, slice(1, 1 + n_new))
-                mem_frames.extend(mv)
-            if use_memory:
-                write_generated(memory, lat[0, :, 1 : 1 + n_lat].permute(1, 0, 2, 3),
-                                MemoryRead(read.latent[1 : 1 + n_lat], read.mask[1 : 1 + n_lat],
-                                           read.depth[1 : 1 + n_lat]),
-                                K_lat, c2w[idx[1 : 1 + n_lat]], cfg)
+                new = video[:, 1:]
+            frames.extend(new[:, i].cpu() for i in range(n_new))
             # next segment starts from the last new frame: its own latent for a per-frame VAE, else re-encoded
             if ft == 1:
                 first_latent = lat[:, :, n_new : n_new + 1]
             else:
                 first_latent = self.encode_frames(video[:, n_new][None, :, None])
-            info = SegmentInfo(
-                index=s,
-                frames=(a + 1, a + n_new),
-                seconds=time.perf_counter() - t0,
-                memory_tokens=memory.num_tokens if use_memory else 0,
-                memory_bytes=memory.nbytes if use_memory else 0,
-                coverage=float(read.mask[1:].mean()),
-            )
+            if return_memory_frames:
+                mem_frames.extend(self._decode_read(read, slice(1, 1 + n_new)).cpu())
+            t3 = time.perf_counter()
+            if backend.name != "none":
+                shown = torch.stack([new[:, min(ft * (t + 1), n_new) - 1] for t in range(n_lat)])  # (n_lat, 3, H, W)
+                seg_keep = None
+                if segment_filter is not None:
+                    seg_keep = torch.as_tensor(segment_filter(shown.permute(0, 2, 3, 1))).to(device).bool()
+                sub = slice(1, 1 + n_lat)
+                backend.write(SegmentWrite(lat[0, :, sub].permute(1, 0, 2, 3), shown,
+                                           MemoryRead(read.latent[sub], read.mask[sub], read.depth[sub]),
+                                           K_lat, K, c2w[idx[sub]], seg_keep))
+            t4 = time.perf_counter()
+            info = SegmentInfo(index=s, frames=(a + 1, a + n_new), seconds=t4 - t0, memory_tokens=backend.num_tokens,
+                               memory_bytes=backend.nbytes, coverage=float(read.mask[1:].mean()),
+                               read_seconds=t1 - t0, denoise_seconds=t2 - t1, decode_seconds=t3 - t2,
+                               write_seconds=t4 - t3)
             segments.append(info)
             if callback is not None:
                 callback(info)
+            if state_callback is not None:
+                state_callback(GenerationState(s + 1, first_latent, None if generator is None else
+                                               generator.get_state(), backend.memory, frames, mem_frames, segments))
+        self.maybe_free_model_hooks()  # with enable_model_cpu_offload: every model back on the CPU
         out = torch.stack(frames).permute(0, 2, 3, 1).cpu().numpy()
         mem = torch.stack(list(mem_frames)).permute(0, 2, 3, 1).cpu().numpy() if return_memory_frames else None
-        return MiragePipelineOutput(frames=out, memory_frames=mem, segments=segments, memory=memory)
+        return MiragePipelineOutput(frames=out, memory_frames=mem, segments=segments, memory=backend.memory)

@@ -205,7 +205,7 @@ def train(args) -> None:
 
 
 def main(argv=None) -> None:
-    from ..cli import DEFAULT_MODEL
+    from ..defaults import DEFAULT_MODEL
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("cmd", choices=["prepare", "train"])

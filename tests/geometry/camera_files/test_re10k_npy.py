@@ -11,30 +11,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
+from testing_utils import RE10K, need, pose, rot_y
 
 from mirage_world.errors import InputError
 from mirage_world.geometry.camera import invert_pose
 from mirage_world.geometry.camera_files import read_c2w_npy, read_re10k
-
-REAL = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "real"
-RE10K = REAL / "re10k_poses" / "0bf152ef84195293.txt"
-
-
-def _need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"real test data not available: {path}")
-    return path
-
-
-def _rot_y(deg: float) -> np.ndarray:
-    return Rotation.from_euler("y", deg, degrees=True).as_matrix()
-
-
-def _pose(R: np.ndarray, t) -> np.ndarray:
-    T = np.eye(4)
-    T[:3, :3] = R
-    T[:3, 3] = t
-    return T
 
 
 def _write_re10k(path: Path, stamps, intr, w2c) -> None:
@@ -49,7 +30,7 @@ def _write_re10k(path: Path, stamps, intr, w2c) -> None:
 
 
 def test_read_real_re10k_file():
-    rp = read_re10k(_need(RE10K))
+    rp = read_re10k(need(RE10K))
     assert rp.c2w.shape == (16, 4, 4) and rp.c2w.dtype == torch.float64
     assert rp.intrinsics_norm.shape == (16, 4)
     assert rp.timestamps_us.dtype == torch.int64 and rp.timestamps_us[0].item() == 158692025
@@ -170,7 +151,7 @@ def test_re10k_empty_missing_noframes_binary(tmp_path):
 
 
 def test_read_c2w_npy_valid_and_invalid(tmp_path):
-    poses = np.stack([_pose(_rot_y(a), [a, 0, 1]) for a in (0, 10, 20)])
+    poses = np.stack([pose(rot_y(a), [a, 0, 1]) for a in (0, 10, 20)])
     good = tmp_path / "good.npy"
     np.save(good, poses)
     out = read_c2w_npy(good)

@@ -1,26 +1,9 @@
-"""``mirage bench``: benchmarks (not timed tests). ``mirage bench memory --json OUT.json``.
+"""``mirage bench memory``: latent memory vs RGB point-cloud baseline at the Wan2.2-TI2V-5B geometry (read, bytes,
+flat and gather ratios; what each measures: see :mod:`mirage_world.bench`).
 
-The memory benchmark measures, in one run on the current machine, at the Wan2.2-TI2V-5B geometry (1280x704 frames,
-16x spatial / 4x temporal compression, 48 latent channels):
-
-* ``read_ratio``: time of an RGB point-cloud read (z-buffered render of the full-resolution cloud at every camera +
-  VAE encode of the renders with the real ``AutoencoderKLWan`` architecture of Wan2.2, random weights) / time of a
-  latent memory read at the same cameras, both memories holding the same video frames. A full-size encode takes a
-  minute on a laptop-class CPU, so ``--encode-views`` (default 1) views are encoded and the encode time is scaled
-  to all views (linear in the number of one-frame encodes); the JSON says how.
-* ``bytes_ratio_fp16`` / ``bytes_ratio_int8``: RGB cloud bytes (float32 xyz + uint8 RGB per pixel of every video
-  frame) / latent cache bytes (one token per latent pixel of every latent frame, ``nbytes`` exactly) for the same
-  video frames (one segment: ``1 + 4 k`` frames -> ``1 + k`` latent frames). ``*_per_stored_frame`` compares one
-  stored frame of each, without the temporal compression.
-* ``flat_ratio``: latent read time after 100 written segments of a closed-loop camera path / after 10 (voxel
-  fusion on, float16 storage); the loop closes after ``--loop`` segments. The memory after 10 segments is kept and
-  the two are read alternately, so both are timed in the same cache state.
-* ``gather_ratio``: latent read time / a plain gather of the same bytes (every token's position -- what a read
-  without a spatial index touches once -- plus the winning latent rows it outputs), the two timed alternately so
-  that both start from the same cache state. ``gather_ratio_hot_loop`` (info) times the gather alone in a tight
-  loop, where its 2 MB stay in cache: a lower bound no read that touches ~10 MB reaches on a CPU.
-
-The scene is an analytic box room (exact depth); latents are random (content does not change the cost).
+:func:`run_memory_benchmark` runs it, :func:`format_table` prints the goal table (:data:`GOALS`),
+:func:`check_memory_options` checks the options before any work, and :func:`memory` is the command (registered on
+``mirage bench`` by the package). Imports only :mod:`mirage_world.bench.common` and lower layers.
 """
 
 from __future__ import annotations
@@ -37,81 +20,23 @@ from typing import Optional
 import torch
 import typer
 
-from mirage_world.errors import InputError, cli_group_class
+from mirage_world.errors import InputError
 
-app = typer.Typer(cls=cli_group_class(), add_completion=False, no_args_is_help=True, help="Benchmarks (not tests).")
-
-WAN22_VAE = dict(
-    base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
-    temperal_downsample=[False, True, True], is_residual=True, patch_size=2, in_channels=12, out_channels=12,
-    scale_factor_spatial=16, scale_factor_temporal=4,
+from .common import (
+    MAX_LOOP,
+    MAX_RENDER_PIXELS,
+    MAX_REPEATS,
+    MAX_SIDE,
+    MAX_THREADS,
+    WAN22_VAE,
+    box_depth,
+    interleaved_median_times,
+    loop_pose,
+    median_time,
 )
+
 GOALS = {"read_ratio": (">=", 100), "bytes_ratio_fp16": (">=", 55), "bytes_ratio_int8": (">=", 100),
          "flat_ratio": ("<=", 1.2), "gather_ratio": ("<=", 5)}
-
-
-@app.callback()
-def _root() -> None:
-    """Benchmarks (not tests)."""
-
-
-def _yaw_pose(yaw: float, pos) -> torch.Tensor:
-    c, s = math.cos(yaw), math.sin(yaw)
-    T = torch.eye(4)
-    T[:3, :3] = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    T[:3, 3] = torch.tensor(pos, dtype=torch.float32)
-    return T
-
-
-def loop_pose(i: int, period: int, radius: float = 0.6) -> torch.Tensor:
-    """Camera ``i`` of a closed loop of ``period`` cameras: a circle of ``radius`` m at the room centre, looking out
-    along the radius (a full 360 degree turn per loop)."""
-    a = 2 * math.pi * (i % period) / period
-    return _yaw_pose(a, (radius * math.sin(a), 0.0, radius * math.cos(a)))
-
-
-def box_depth(K: torch.Tensor, c2w: torch.Tensor, hw, lo=(-4.0, -2.0, -4.0), hi=(4.0, 2.0, 4.0)) -> torch.Tensor:
-    """Exact z-depth ``(h, w)`` of the inside of an axis-aligned box room seen by a camera inside it."""
-    from mirage_world.geometry.camera import pixel_centers
-
-    h, w = hw
-    uv = pixel_centers(h, w, dtype=torch.float64)
-    Kd, c = K.double(), c2w.double()
-    d_cam = torch.stack([(uv[..., 0] - Kd[0, 2]) / Kd[0, 0], (uv[..., 1] - Kd[1, 2]) / Kd[1, 1], torch.ones(h, w, dtype=torch.float64)], -1)
-    d = d_cam @ c[:3, :3].T  # world direction with camera z = 1, so the ray parameter is the z-depth
-    o = c[:3, 3]
-    lo_t, hi_t = torch.tensor(lo, dtype=torch.float64), torch.tensor(hi, dtype=torch.float64)
-    with torch.no_grad():
-        t = torch.where(d > 0, (hi_t - o) / d, torch.where(d < 0, (lo_t - o) / d, torch.full_like(d, math.inf)))
-    return t.amin(-1).float()
-
-
-def _median_time(fn, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
-
-
-def _interleaved_median_times(fa, fb, repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """Median times of ``fa`` and ``fb`` called alternately (A/B interleaving: neither runs with a cache that only
-    it has warmed)."""
-    for _ in range(warmup):
-        fa()
-        fb()
-    ta, tb = [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fa()
-        ta.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fb()
-        tb.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
 
 
 def run_memory_benchmark(
@@ -168,8 +93,8 @@ def run_memory_benchmark(
         if s + 1 == early:
             early_mem = copy.deepcopy(mem)  # read later, alternating with the late memory
     # early and late memories read alternately: the same cache state and machine noise for both
-    t_late, t_early = _interleaved_median_times(lambda: mem.read(Kv, cv, (h, w)),
-                                                lambda: early_mem.read(Kv, cv, (h, w)), repeats * 3)
+    t_late, t_early = interleaved_median_times(lambda: mem.read(Kv, cv, (h, w)),
+                                               lambda: early_mem.read(Kv, cv, (h, w)), repeats * 3)
     log(f"[flat] read after {early} segments {t_early * 1e3:.2f} ms, after {segments} {t_late * 1e3:.2f} ms")
     early_mem = None  # free it
     res["flat"] = {"read_s_early": t_early, "read_s_late": t_late, "tokens_early": times[early][0],
@@ -191,14 +116,14 @@ def run_memory_benchmark(
     def read():
         mem.read(Kv, cv, (h, w))
 
-    t_read_i, t_gather_i = _interleaved_median_times(read, plain_gather, repeats * 3)
-    t_gather_hot = _median_time(plain_gather, repeats * 3)
-    t_read = _median_time(read, repeats)
-    t_bil = _median_time(lambda: mem.read(Kv, cv, (h, w), mode="bilinear"), max(3, repeats // 3))
+    t_read_i, t_gather_i = interleaved_median_times(read, plain_gather, repeats * 3)
+    t_gather_hot = median_time(plain_gather, repeats * 3)
+    t_read = median_time(read, repeats)
+    t_bil = median_time(lambda: mem.read(Kv, cv, (h, w), mode="bilinear"), max(3, repeats // 3))
     index = mem.read_index()  # built by the reads above
     from mirage_world.memory.index import ChunkIndex
 
-    t_build = _median_time(lambda: ChunkIndex(mem.positions, mem.INDEX_CHUNK, mem.INDEX_SUB), 3, warmup=0)
+    t_build = median_time(lambda: ChunkIndex(mem.positions, mem.INDEX_CHUNK, mem.INDEX_SUB), 3, warmup=0)
     res["gather"] = {"read_s": t_read_i, "gather_s": t_gather_i, "read_s_loop": t_read, "gather_s_hot_loop": t_gather_hot,
                      "gather_bytes": perm.numel() * 12 + win.numel() * channels * 2, "read_bilinear_s": t_bil,
                      "coverage": float(r.mask.mean()), "index_build_s": t_build,
@@ -244,10 +169,10 @@ def run_memory_benchmark(
     # read at the cameras of the next latent frames (between the written ones), same cameras for both memories
     rc = torch.stack([vid_poses[min(4 * t + 2, n_vid - 1)] for t in range(views)])
     Kr = K_lat[None].expand(views, 3, 3).contiguous()
-    t_lat = _median_time(lambda: lat_mems["float16"].read(Kr, rc, (h, w)), repeats)
+    t_lat = median_time(lambda: lat_mems["float16"].read(Kr, rc, (h, w)), repeats)
     K_full = K_img[None].expand(views, 3, 3).contiguous()
     log(f"[read] rendering {rgbm.num_tokens / 1e6:.1f} M points into {views} views at {W}x{H}")
-    t_render = _median_time(lambda: rgbm.render(K_full, rc, (H, W)), max(1, repeats // 5), warmup=0)
+    t_render = median_time(lambda: rgbm.render(K_full, rc, (H, W)), max(1, repeats // 5), warmup=0)
     rend = rgbm.render(K_full, rc, (H, W))
     enc = {"vae": vae}
     if vae == "wan2.2":
@@ -289,16 +214,11 @@ def format_table(res: dict) -> str:
     return "\n".join(lines)
 
 
-# Limits of ``mirage bench memory``'s options (documented in their help).
-MAX_SIDE = 4096  #: --width / --height
+# Limits of ``mirage bench memory``'s own options (documented in their help; the shared ones are in ``common``).
 MAX_CHANNELS = 1024  #: --channels
 MAX_FACTOR = 64  #: --factor
 MAX_SEGMENTS = 10_000  #: --segments (and --early < --segments)
-MAX_LOOP = 1000  #: --loop
 MAX_VIEWS = 64  #: --views (and 1 <= --encode-views <= --views)
-MAX_REPEATS = 1000  #: --repeats
-MAX_THREADS = 1024  #: --threads
-MAX_RENDER_PIXELS = 2**26  #: --views x --width x --height (full-resolution renders of the RGB baseline)
 MAX_LATENT_VALUES = 2**30  #: 4 x min(--loop, --segments) x latent pixels x --channels (the fused memory's size)
 
 
@@ -332,7 +252,6 @@ def check_memory_options(width: int, height: int, channels: int, factor: int, se
                          f"{MAX_LATENT_VALUES} (2^30) memory values (a larger --factor or fewer channels)")
 
 
-@app.command("memory")
 def memory(
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results here (checked for writability before the run; written at the end)"),
     width: int = typer.Option(1280, help=f"frame width, a multiple of --factor, at most {MAX_SIDE}"),
