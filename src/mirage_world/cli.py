@@ -35,7 +35,7 @@ from .defaults import (
     MAX_THREADS,
     MAX_TRAJECTORY_SCALE,
 )
-from .errors import InputError, cli_group_class
+from .errors import InputError, cli_group_class, fail
 from .loading import MAX_CFG, MIN_CFG
 
 app = typer.Typer(cls=cli_group_class(), add_completion=False, no_args_is_help=True,
@@ -57,32 +57,17 @@ def _root() -> None:
     # with a single command and no callback into ``mirage ...`` and rejects ``generate`` as an extra argument).
 
 
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code=2)
-
-
 def _parse_size(size: str | None, width: int, height: int, multiple: int, long_side: int = 256) -> tuple[int, int]:
     """Output ``(W, H)``: ``--size WxH`` if given, else the photo's aspect with the long side ``long_side``."""
+    from .io import parse_size
     from .pipelines.pipeline_mirage import default_size
 
     if size:
-        w, h = _parse_size_text(size)
+        w, h = parse_size(size, max_side=MAX_SIDE)
         if w % multiple or h % multiple:
             raise InputError(f"--size {size} must be positive multiples of {multiple} (this model's size multiple)")
         return w, h
     return default_size(width, height, multiple, long_side)
-
-
-def _parse_size_text(size: str) -> tuple[int, int]:
-    """``"WxH"`` -> ``(W, H)`` with ``1 <= W, H <= MAX_SIDE`` (multiples are checked against the model)."""
-    try:
-        w, h = (int(v) for v in size.lower().replace(" ", "").split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 256x192 (WxH), got {size!r}") from None
-    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
-        raise InputError(f"--size {size} must have W and H in 1..{MAX_SIDE}")
-    return w, h
 
 
 def _parse_intrinsics(text: str | None, fov: float, width: int, height: int):
@@ -171,7 +156,7 @@ def generate(
     try:
         _generate(**locals())
     except (InputError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def _check_voxel_range(mem_cfg, voxel_text: str, dep, K, c2w, spatial: int) -> None:
@@ -291,7 +276,16 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
 
     from .geometry.camera import rescale_intrinsics
     from .geometry.trajectory import load_trajectory
-    from .io import OutputSet, check_image_depth, check_output_path, load_depth, load_image, load_mask, write_video
+    from .io import (
+        OutputSet,
+        check_image_depth,
+        check_output_path,
+        load_depth,
+        load_image,
+        load_mask,
+        parse_size,
+        write_video,
+    )
     from .loading import (
         check_model_against_configs,
         check_model_options,
@@ -324,7 +318,7 @@ def _generate(out, image, depth, depth_scale, intrinsics, fov, trajectory, traje
     _check_options(out, depth_scale, fov, trajectory_scale, frames, steps, guidance, guidance_end, start_sigma,
                    memory, seed, fps, threads, save_memory, side_by_side)
     mem_cfg = memory_config(memory_dtype, voxel_size, fusion, capacity, splat)
-    size_wh = _parse_size_text(size) if size else None
+    size_wh = parse_size(size, max_side=MAX_SIDE) if size else None
     if size_wh is not None and frames * size_wh[0] * size_wh[1] > MAX_PIXEL_FRAMES:
         raise InputError(
             f"--frames {frames} at --size {size} is {frames * size_wh[0] * size_wh[1] / 1e6:.0f} M pixel-frames, over "

@@ -25,7 +25,7 @@ from typing import Optional
 
 import typer
 
-from .errors import InputError, cli_group_class
+from .errors import InputError, cli_group_class, fail
 
 __all__ = ["app", "depth", "MIN_PHOTO_SIDE", "MAX_MEDIAN_DEPTH", "MAX_PNG_SCALE", "MAX_THREADS"]
 
@@ -44,11 +44,6 @@ def _root() -> None:
     # a callback keeps ``depth`` a named sub-command when this app runs on its own, as in ``mirage depth``
 
 
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code=2)
-
-
 def depth(
     image: Path = typer.Argument(..., help="The photo (PNG/JPEG/PPM...): 8-bit colour or grey, at least 16x16, at most 16384 pixels per side and 64 megapixels."),
     out: Path = typer.Option(..., "--out", help="Depth map .npy: (H, W) float32 metres at the photo's size, 0 = invalid."),
@@ -63,7 +58,7 @@ def depth(
     try:
         _depth(image, out, model, median_depth, png16, png_scale, device, threads)
     except (InputError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 app.command("depth")(depth)

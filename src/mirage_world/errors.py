@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["InputError", "ModelNotFoundError", "EXIT_INPUT_ERROR", "cli_group_class"]
+__all__ = ["InputError", "ModelNotFoundError", "EXIT_INPUT_ERROR", "cli_group_class", "fail"]
 
 #: Exit code of every command line error (bad option, bad input file, unwritable output).
 EXIT_INPUT_ERROR = 2
@@ -106,3 +106,12 @@ def cli_group_class():
             sys.exit(rv if isinstance(rv, int) and not isinstance(rv, bool) else 0)
 
     return OneLineErrorGroup
+
+
+def fail(msg: str):
+    """End a command with one ``error: msg`` line on stderr and exit code :data:`EXIT_INPUT_ERROR` (raises
+    ``typer.Exit``); the commands call it with an :class:`InputError`'s message."""
+    import typer
+
+    typer.echo(f"error: {one_line(msg)}", err=True)
+    raise typer.Exit(code=EXIT_INPUT_ERROR)

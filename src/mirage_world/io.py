@@ -23,6 +23,7 @@ from torch import Tensor
 from mirage_world.errors import InputError
 
 __all__ = [
+    "parse_size",
     "load_image",
     "load_depth",
     "check_image_depth",
@@ -626,3 +627,18 @@ class OutputSet:
     def __exit__(self, *exc) -> None:
         if self._pending or self._made:
             self.discard()
+
+
+def parse_size(text: str, name: str = "--size", *, min_side: int = 1, max_side: int = 4096) -> tuple[int, int]:
+    """``"WxH"`` (case and spaces ignored) -> ``(W, H)`` in pixels with ``min_side <= W, H <= max_side``.
+
+    Raises:
+        InputError: not two integers joined by ``x``, or a side out of range (the message names ``name``).
+    """
+    try:
+        w, h = (int(v) for v in str(text).lower().replace(" ", "").split("x"))
+    except (ValueError, AttributeError):
+        raise InputError(f"{name} must look like 256x192 (WxH), got {text!r}") from None
+    if not (min_side <= w <= max_side and min_side <= h <= max_side):
+        raise InputError(f"{name} {text} must have W and H in {min_side}..{max_side}")
+    return w, h

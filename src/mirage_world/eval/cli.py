@@ -33,7 +33,7 @@ from mirage_world.defaults import (
     MAX_THREADS,
     MAX_TRAJECTORY_SCALE,
 )
-from mirage_world.errors import InputError, cli_group_class
+from mirage_world.errors import InputError, cli_group_class, fail
 
 __all__ = ["app", "worldscore", "proxies"]
 
@@ -47,22 +47,6 @@ PLANE_DEPTH_M = 1.0  #: depth of the fronto-parallel plane used without --depth 
 @app.callback()
 def _root() -> None:
     """Evaluation commands: WorldScore export (worldscore) and offline proxies (proxies)."""
-
-
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code=2)
-
-
-def _wh(text: str, name: str) -> tuple[int, int]:
-    """``"WxH"`` -> ``(W, H)`` with ``1 <= W, H <= MAX_SIDE``."""
-    try:
-        w, h = (int(v) for v in text.lower().replace(" ", "").split("x"))
-    except (ValueError, AttributeError):
-        raise InputError(f"{name} must look like 512x512 (WxH), got {text!r}") from None
-    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
-        raise InputError(f"{name} {text} must have W and H in 1..{MAX_SIDE}")
-    return w, h
 
 
 def _read_json_file(path: Path, what: str):
@@ -110,7 +94,7 @@ def worldscore(
     try:
         _worldscore(**locals())
     except (InputError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def _worldscore(cameras, image, out, depth, depth_scale, image_data, layout, prompt, frames, size, resolution, steps,
@@ -128,11 +112,11 @@ def _worldscore(cameras, image, out, depth, depth_scale, image_data, layout, pro
     )
     from mirage_world.geometry.camera import rescale_intrinsics
     from mirage_world.geometry.trajectory import load_trajectory
-    from mirage_world.io import check_image_depth, check_output_path, load_depth, load_image
+    from mirage_world.io import check_image_depth, check_output_path, load_depth, load_image, parse_size
 
     # ---------------------------------------------------------------- 1. options (nothing read, nothing loaded)
-    res_w, res_h = _wh(resolution, "--resolution")
-    size_wh = _wh(size, "--size") if size else None
+    res_w, res_h = parse_size(resolution, "--resolution", max_side=MAX_SIDE)
+    size_wh = parse_size(size, "--size", max_side=MAX_SIDE) if size else None
     if frames is not None and not 2 <= frames <= MAX_FRAMES:
         raise InputError(f"--frames must be in 2..{MAX_FRAMES}, got {frames}")
     if not 1 <= steps <= MAX_STEPS:
@@ -233,7 +217,7 @@ def proxies(
     try:
         _proxies(**locals())
     except (InputError, FileNotFoundError) as e:
-        _fail(str(e))
+        fail(str(e))
 
 
 def _cameras_for_video(cameras: Path, n: int, hw: tuple[int, int], intrinsics: Optional[str]):

@@ -311,16 +311,6 @@ def format_markdown(result: dict, command: str | None = None) -> str:
 # command
 
 
-def _parse_size(size: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in size.lower().replace(" ", "").split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 128x96 (WxH), got {size!r}") from None
-    if not (16 <= w <= MAX_SIDE and 16 <= h <= MAX_SIDE):
-        raise InputError(f"--size {size}: W and H must be in 16..{MAX_SIDE}")
-    return w, h
-
-
 def _parse_list(text: str, allowed, what: str) -> list[str]:
     items = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in items if t not in allowed]
@@ -339,11 +329,11 @@ def check_common_options(out: Path, size: str, steps: int, threads: int, model: 
     Raises:
         InputError: bad option values, an unwritable ``--out`` folder, a model folder without configs.
     """
-    from mirage_world.io import check_output_path
+    from mirage_world.io import check_output_path, parse_size
     from mirage_world.loading import model_geometry
 
     check_output_path(out, "--out", folder=True)
-    w, h = _parse_size(size)
+    w, h = parse_size(size, "--size", min_side=16, max_side=MAX_SIDE)
     if not 1 <= steps <= MAX_STEPS:
         raise InputError(f"--steps must be in 1..{MAX_STEPS}, got {steps}")
     if not 1 <= threads <= MAX_THREADS:

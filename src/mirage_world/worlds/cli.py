@@ -17,7 +17,7 @@ from typing import Optional
 
 import typer
 
-from mirage_world.errors import InputError, cli_group_class
+from mirage_world.errors import InputError, cli_group_class, fail
 
 app = typer.Typer(
     cls=cli_group_class(),
@@ -32,11 +32,6 @@ def _root() -> None:
     """Procedural worlds with exact ground truth: single clips (render) and datasets (dataset)."""
 
 
-def _fail(msg: str) -> None:
-    typer.echo(f"error: {msg}", err=True)
-    raise typer.Exit(code=2)
-
-
 # Limits of the options (documented in their help).
 MAX_SIDE = 4096  #: --size: pixels per side
 MAX_FRAMES = 2049  #: --frames / --closed-loop-frames
@@ -46,21 +41,6 @@ MAX_THREADS = 1024  #: --threads
 MAX_CLIPS_PER_SCENE = 1000  #: --clips-per-scene
 MAX_CLIPS = 1_000_000  #: --scenes x --clips-per-scene
 MIN_FOV, MAX_FOV = 1.0, 179.0  #: --fov in degrees
-
-
-def parse_size(size: str) -> tuple[int, int]:
-    """``"WxH"`` -> ``(W, H)``, positive and at most 4096.
-
-    Raises:
-        InputError: anything else.
-    """
-    try:
-        w, h = (int(v) for v in size.lower().replace(" ", "").split("x"))
-    except (ValueError, AttributeError):
-        raise InputError(f"--size must look like 256x256 (WxH), got {size!r}") from None
-    if not (1 <= w <= 4096 and 1 <= h <= 4096):
-        raise InputError(f"--size {size} must have 1 <= W, H <= 4096")
-    return w, h
 
 
 def _check_threads(threads: Optional[int]) -> None:
@@ -131,10 +111,11 @@ def render_cmd(
 ) -> None:
     """Render one clip of a procedural world with its ground truth (depth, cameras, sky / dynamic masks, ids)."""
     try:
+        from mirage_world.io import parse_size
         from mirage_world.worlds.dataset import render_world, save_world_clip
 
         _check_threads(threads)
-        w, h = parse_size(size)
+        w, h = parse_size(size, max_side=MAX_SIDE)
         _check_frames("--frames", frames, w, h)
         if seed < 0:
             raise InputError(f"--seed must be >= 0, got {seed}")
@@ -151,7 +132,7 @@ def render_cmd(
         t1 = time.perf_counter()
         save_world_clip(clip, out, fps=fps, png=png, video=video)
     except InputError as e:
-        _fail(str(e))
+        fail(str(e))
         return
     tr = clip.meta["trajectory"]
     typer.echo(
@@ -188,10 +169,11 @@ def dataset_cmd(
 ) -> None:
     """Render a dataset: train/val/test splits with disjoint seeds plus a closed-loop split for evaluation."""
     try:
+        from mirage_world.io import parse_size
         from mirage_world.worlds.dataset import make_dataset
 
         _check_threads(threads)
-        w, h = parse_size(size)
+        w, h = parse_size(size, max_side=MAX_SIDE)
         _check_frames("--frames", frames, w, h)
         if closed_loop:
             _check_frames("--closed-loop-frames", closed_loop_frames, w, h, lo=3)
@@ -215,7 +197,7 @@ def dataset_cmd(
             png=png, video=video, workers=workers, progress=progress,
         )
     except InputError as e:
-        _fail(str(e))
+        fail(str(e))
         return
     n = {k: len(v) for k, v in index["splits"].items()}
     typer.echo(
