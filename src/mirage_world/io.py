@@ -337,16 +337,10 @@ def default_intrinsics(width: int, height: int, fov_deg: float = 60.0) -> Tensor
     Raises:
         InputError: bad size or field of view.
     """
-    w, h = _check_size(width, height)
-    try:
-        fov = float(fov_deg)
-    except (TypeError, ValueError):
-        raise InputError(f"fov_deg must be a number, got {fov_deg!r}") from None
-    if not (0.0 < fov < 180.0):
-        raise InputError(f"fov_deg must be in (0, 180) degrees, got {fov_deg!r}")
     from .geometry.camera import intrinsics_from_fov
 
-    return intrinsics_from_fov(fov, h, w, dtype=torch.float64)
+    w, h = _check_size(width, height)
+    return intrinsics_from_fov(fov_deg, h, w, dtype=torch.float64)  # checks fov_deg
 
 
 def intrinsics_from_normalized(fx: float, fy: float, cx: float, cy: float, width: int, height: int) -> Tensor:
