@@ -18,12 +18,14 @@ random Depth Anything / SegFormer checkpoints (``testing_utils``); one torch thr
 its own end-to-end tests): ``world dataset``'s per-clip render job, ``bench memory``'s benchmark, ``bench e2e``'s
 per-memory generations (``_run_kinds``; the Wan2.2 VAE is built shrunk), the generations of ``eval closed-loop``
 (``closed_loop.generate``: frames near the ground truth, the scoring runs) and the whole run of ``eval long-run``
-(``run_long_run``: ground-truth frames, the plots and outputs are written), and ``train``'s model loading and
-loop (the run stops where ``_load_models`` would load the weights: every setting, the data and the output folder
-are checked before). In ``generate``, ``--depth auto`` / ``--filter auto`` run their (tiny) models as part of
-reading the inputs: an error that depends on their output (e.g. "the filter keeps nothing") may come after them,
-but not after the video model loads. ``benchmarks/fuzz_cli.py`` runs the same strategies for >= 1,000 cases per
-command.
+(``run_long_run``: ground-truth frames, the plots and outputs are written). ``train`` runs for real (two steps of
+a tiny model, a fraction of a second). In ``generate``, ``--depth auto`` / ``--filter auto`` run their (tiny) models
+as part of reading the inputs: an error that depends on their output (e.g. "the filter keeps nothing") may come
+after them, but not after the video model loads.
+
+Failures found in code this test does not own are listed in :data:`KNOWN_FAILURES` with their smallest case: the
+fuzz counts a matching case as "known", and ``test_known_failure`` turns red once one is fixed.
+``benchmarks/fuzz_cli.py`` runs the same strategies for >= 1,000 cases per command.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable, NamedTuple
 from unittest import mock
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -47,9 +51,11 @@ from typer.testing import CliRunner
 # An option's pool: (valid values, invalid values, free-form strategy of invalid-or-cheap values or None). Values
 # are strings with placeholders {in} (input folder), {out} (a fresh folder per case), {model} (the micro pipeline);
 # None omits the option. A pool named without a leading "-" is a positional argument. Valid values are cheap: a
-# generation of <= 9 frames at <= 64x64, renders of <= 3 frames at <= 24x16 (<= 49 at 48x32 for eval long-run).
+# generation of <= 9 frames at <= 64x64, renders of <= 3 frames at <= 24x16 (eval closed-loop: <= 2 clips of 5
+# frames, eval long-run: one loop of <= 33 frames, at <= 48x32), two training steps of a tiny model.
 # "Valid" means valid on its own: some combinations are still refused (e.g. --prompt with a model that has no text
-# encoder), which is part of what is tested.
+# encoder), which is part of what is tested. An invalid or free-form value must never be valid and expensive (the
+# sides' limit is 4096: "4096x4096" is a valid size, a 5-minute render of 3 frames).
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 _FLOAT = st.floats(allow_nan=True, allow_infinity=True).map(repr)
@@ -76,7 +82,7 @@ GENERATE = {
                 ["{in}/missing_model", "{in}", "{in}/model_badjson", "{in}/model_novae", "{in}/img.png"], None),
     "--frames": (["1", "2", "5"], ["0", "-3", "2050", "100000", str(10**30), "many", "1.5"], _BIG),
     "--size": (["64x48", "32x32", "16x16", "80x16"], ["100000x100000", "0x0", "70x48", "64", "axb", "-64x48", "64x48x2",
-                                              "4112x16", "4096x4096"], _size_junk()),
+                                              "4112x16", "4097x16"], _size_junk()),
     "--steps": (["1", "2"], ["0", "-1", "1001", str(10**12), "x"], _BIG),
     "--threads": (["1"], ["0", "-1", "100000", "x", "1.0"], st.one_of(st.integers(max_value=0), st.integers(min_value=1025)).map(str)),
     "--depth-scale": (["1000", "5000"], ["0", "-1", "nan", "inf", "abc", "1e-300", "1e300"], _FLOAT),
@@ -107,16 +113,18 @@ GENERATE = {
     "--depth-model": (["{in}/depth_metric", "{in}/depth_relative"],
                       ["indoor", "relative", "nobody/no-such-depth", "{in}/missing_model", "{in}/seg_model", "{in}/img.png",
                        "{in}/model_badjson"], _TEXT),
-    "--median-depth": (["2", "0.5"], ["0", "-1", "nan", "inf", "1e5", "x"], _FLOAT),
-    "--filter": (["none", "auto"], ["sky", "on"], _TEXT),
+    "--median-depth": ([None, None, "2", "0.5"], ["0", "-1", "nan", "inf", "1e5", "x"], _FLOAT),  # with --depth auto
+    "--filter": (["none", "none", "auto"], ["sky", "on"], _TEXT),
     "--filter-model": (["{in}/seg_model"], ["ade20k", "{in}/depth_metric", "{in}/missing_model", "{in}/img.png", "a/b/c"],
                        _TEXT),
-    "--filter-classes": (["sky", "sky,person", "car"], [",", "dragon", "sky,dragon", " "], _TEXT),
-    # models with a text encoder / adapters / placement (the tiny Wan2.2 folder takes them; the micro model refuses)
-    "--adapter": (["{in}/adapter"], ["{in}/missing_adapter", "{in}/empty", "{in}/img.png", "{in}/adapter_noweights"], None),
-    "--prompt": (["a room", "a quiet room"], [""], _TEXT),
-    "--negative-prompt": (["blurry"], [""], _TEXT),
-    "--guidance-scale": (["1", "3"], ["0.5", "0", "-1", "nan", "inf", "100", "x"], _FLOAT),
+    "--filter-classes": ([None, None, "sky", "sky,person", "car"], [",", "dragon", "sky,dragon", " "], _TEXT),
+    # models with a text encoder / adapters / placement (the tiny Wan2.2 folder takes them; the micro model refuses);
+    # None (omitted) first among the valid values: these only fit some models
+    "--adapter": ([None, None, "{in}/adapter"], ["{in}/missing_adapter", "{in}/empty", "{in}/img.png",
+                                                "{in}/adapter_noweights"], None),
+    "--prompt": ([None, None, "a room", "a quiet room"], [""], _TEXT),
+    "--negative-prompt": ([None, None, "blurry"], [""], _TEXT),
+    "--guidance-scale": ([None, "1", "3"], ["0.5", "0", "-1", "nan", "inf", "100", "x"], _FLOAT),
     "--dtype": (["auto", "fp32", "bf16"], ["fp16", "fp8", "float32", ""], _TEXT),
     "--device": (["cpu", "auto"], ["cuda:7", "tpu", "gpu", "cuda:x", "meta", ""], _TEXT),
 }
@@ -130,7 +138,7 @@ RENDER = {
     "--trajectory": (["pan_left", "orbit_left", "random", "orbit_360", "push_in", "{in}/traj.npy"],
                      ["spin_twice", "{in}/traj_bad.txt", "{in}/missing.npy", "{in}", ""], _TEXT),
     "--frames": (["1", "2", "3"], ["0", "-1", "2050", "100000", "x"], _BIG),
-    "--size": (["16x16", "24x16", "20x12"], ["0x0", "5000x16", "big", "16", "-16x16", "4096x4096"], _size_junk()),
+    "--size": (["16x16", "24x16", "20x12"], ["0x0", "5000x16", "big", "16", "-16x16", "4097x16"], _size_junk()),
     "--kind": (["room", "indoor", "courtyard", "street", "outdoor", "any"], ["moon", ""], _TEXT),
     "--dynamic": (["0", "1"], ["-1", "9", "x"], st.one_of(st.integers(max_value=-1), st.integers(min_value=9)).map(str)),
     "--fov": (["60", "90"], ["0", "180", "nan", "x", "-1"], _FLOAT),
@@ -148,7 +156,7 @@ DATASET = {
     "--scenes": (["1", "2", "3"], [None, "0", "-1", "x", str(10**8)], st.integers(-(2**40), 2**40).map(str)),
     "--clips-per-scene": (["1", "2"], ["0", "1001", "x"], _BIG),
     "--frames": (["1", "2"], ["0", "2050", "x"], _BIG),
-    "--size": (["16x16", "20x12"], ["0x0", "5000x16", "big", "4096x4096"], _size_junk()),
+    "--size": (["16x16", "20x12"], ["0x0", "5000x16", "big", "4097x16"], _size_junk()),
     "--seed": (["0", "5"], ["-1", str(10**8), "x"], st.integers(-(2**70), 2**70).map(str)),
     "--kind": (["any", "room", "street"], ["moon"], _TEXT),
     "--dynamic-prob": (["0", "0.5"], ["-0.1", "1.5", "nan", "x"], _FLOAT),
@@ -197,30 +205,31 @@ def _outside(lo: int, hi: int):
 
 
 DEPTH = {
-    "IMAGE": (["{in}/img.png"], [None, "{in}/tiny.png", "{in}/depth.png", "{in}/missing.png", "{in}", "{in}/garbage.png",
-                                 "{in}/depth.npy"], _TEXT),
+    "IMAGE": (["{in}/img.png"], ["{in}/tiny.png", "{in}/depth.png", "{in}/missing.png", "{in}", "{in}/garbage.png",
+                                 "{in}/depth.npy", None], _TEXT),
     "--out": (["{out}/d.npy", "{out}/new/d.npy", "{out}/D.NPY"],
-              [None, "{out}/d.png", "{out}/d", "{out}/isdir.npy", "{in}/img.png/d.npy", "{out}/file.txt/sub/d.npy",
-               "{out}/" + "x" * 300 + ".npy"], None),
-    "--model": (["{in}/depth_metric", "{in}/depth_relative"],
+              ["{out}/d.png", "{out}/d", "{out}/isdir.npy", "{in}/img.png/d.npy", "{out}/file.txt/sub/d.npy",
+               "{out}/" + "x" * 300 + ".npy", None], None),
+    "--model": (["{in}/depth_metric", "{in}/depth_relative"],  # relative: needs --median-depth
                 ["indoor", "outdoor", "relative", "nobody/no-such-depth", "{in}/missing_model", "{in}/seg_model",
                  "{in}/img.png", "{in}/model_badjson", "~nobody-here/x"], _TEXT),
     "--median-depth": (["2", "0.5", "10000"], ["0", "-1", "nan", "inf", "1e5", "x"], _FLOAT),
-    "--png16": (["{out}/d.png", "{out}/sub/d16.png", None], ["{out}/d.jpg", "{out}/isdir.png", "{in}/img.png/x.png",
-                                                         "{out}/" + "p" * 300 + ".png"], None),
-    "--png-scale": (["1000", "5000", "0.5"], ["0", "-1", "nan", "inf", "1e7", "x"], _FLOAT),
-    "--device": (["cpu", "auto"], ["tpu", "gpu", "cuda:x", "cuda:99", ""], _TEXT),
+    "--png16": (["{out}/d.png", "{out}/sub/d16.png"], ["{out}/d.jpg", "{out}/isdir.png", "{in}/img.png/x.png",
+                                                   "{out}/" + "p" * 300 + ".png"], None),
+    "--png-scale": ([None, "1000", "5000", "0.5"], ["0", "-1", "nan", "inf", "1e7", "x"], _FLOAT),  # needs --png16
+    "--device": (["cpu", "auto"], ["tpu", "gpu", "cuda:x", "cuda:99", "mps", ""], _TEXT),
     "--threads": (["1"], ["0", "-1", "100000", "x", "1.0"], _THREADS),
 }
 DEPTH_REQUIRED = ("IMAGE", "--out", "--model", "--threads")
 DEPTH_FLAGS: dict = {}
 
 PROXIES = {
-    "VIDEO": (["{in}/v.mp4"], [None, "{in}/v1.mp4", "{in}/missing.mp4", "{in}/garbage.png", "{in}", "{in}/empty.mp4",
-                               "{in}/traj.npy"], _TEXT),
-    "--cameras": (["{in}/traj.npy", "{in}/gen.json", "{in}/ws_cameras.json"],
-                  [None, "{in}/traj6.npy", "{in}/missing.npy", "{in}/traj_bad.txt", "{in}/bad.json", "{in}/list.json",
-                   "{in}/gen_bad.json", "{in}/gen_nan.json", "{in}/img.png", "{in}"], _TEXT),
+    "VIDEO": (["{in}/v.mp4"], ["{in}/v1.mp4", "{in}/missing.mp4", "{in}/garbage.png", "{in}", "{in}/empty.mp4",
+                               "{in}/traj.npy", None], _TEXT),
+    # ws_cameras.json: a camera file 'generate --trajectory' reads (--help), misread as an OUT.json (see the report)
+    "--cameras": (["{in}/gen.json", "{in}/traj.npy", "{in}/ws_cameras.json"],
+                  ["{in}/traj6.npy", "{in}/missing.npy", "{in}/traj_bad.txt", "{in}/bad.json", "{in}/list.json",
+                   "{in}/gen_bad.json", "{in}/gen_nan.json", "{in}/img.png", "{in}", None], _TEXT),
     "--intrinsics": (["60,60,32,24", "50,55,30,20"], ["1,2,3", "a,b,c,d", "0,60,32,24", "nan,1,1,1", "-5,60,32,24",
                                                       "1e300,1e300,0,0", "inf,60,32,24"], _TEXT),
     "--depth": ([None, "{in}/depth.npy", "{in}/depth.png", "{in}/depth_small.png"],
@@ -235,19 +244,19 @@ PROXIES_REQUIRED = ("VIDEO", "--cameras")
 PROXIES_FLAGS: dict = {}
 
 WORLDSCORE = {
-    "--cameras": (["{in}/ws_cameras.json"], [None, "{in}/missing.json", "{in}/bad.json", "{in}/list.json",
-                                            "{in}/ws_nan.json", "{in}/traj.npy", "{in}"], _TEXT),
-    "--image": (["{in}/img.png"], [None, "{in}/tiny.png", "{in}/depth.png", "{in}/missing.png", "{in}/garbage.png"],
+    "--cameras": (["{in}/ws_cameras.json"], ["{in}/missing.json", "{in}/bad.json", "{in}/list.json", "{in}/ws_nan.json",
+                                            "{in}/traj.npy", "{in}", None], _TEXT),
+    "--image": (["{in}/img.png"], ["{in}/tiny.png", "{in}/depth.png", "{in}/missing.png", "{in}/garbage.png", None],
                 _TEXT),
     "--out": (["{out}/inst", "{out}/new/inst", "{out}/export"],
-              [None, "{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300], None),
+              ["{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300, None], None),
     "--depth": ([None, "{in}/depth.npy", "{in}/depth.png"],
                 ["{in}/depth_small.png", "{in}/depth_nan.npy", "{in}/depth_zero.npy", "{in}/missing.png", "{in}/img.png"],
                 _TEXT),
     "--depth-scale": (["1000", "5000"], ["0", "-1", "nan", "inf", "x"], _FLOAT),
     "--image-data": ([None, "{in}/image_data.json"], ["{in}/bad.json", "{in}/missing.json", "{in}/list.json",
                                                      "{in}/image_data_bad.json"], None),
-    "--layout": (["pan_left", "move_left", None], ["spin", "orbit_360"], _TEXT),
+    "--layout": (["move_left"], ["spin", "orbit_360", "pan_left"], _TEXT),  # pan_left: not image_data's move_left
     "--prompt": (["a room"], [""], _TEXT),
     "--frames": (["2", "5", "9"], ["1", "0", "-3", "2050", "x"], _BIG),
     "--size": (["32x32", "16x16", "64x48"], ["40x40", "0x0", "5000x16", "big", "8x8"], _size_junk()),
@@ -260,11 +269,12 @@ WORLDSCORE = {
     "--model": (["{model}"], _MODEL_BAD, None),
     "--threads": (["1"], ["0", "-1", "5000", "x"], _THREADS),
 }
-WORLDSCORE_REQUIRED = ("--cameras", "--image", "--out", "--size", "--resolution", "--steps", "--model", "--threads")
+WORLDSCORE_REQUIRED = ("--cameras", "--image", "--out", "--layout", "--size", "--resolution", "--steps", "--model",
+                       "--threads")
 WORLDSCORE_FLAGS = {"--overwrite": [None, "--overwrite"]}
 
 CLOSED_LOOP = {
-    "--out": (["{out}/cl", "{out}/new/cl"], [None, "{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300], None),
+    "--out": (["{out}/cl", "{out}/new/cl"], ["{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300, None], None),
     "--clips": (["1", "2", "0"], ["13", "-1", "x"], _outside(0, 12)),
     "--frames": (["3", "5"], ["2", "0", "1026", "x"], _BIG),
     "--size": (["32x32", "48x32", "16x16"], ["40x40", "0x0", "8x8", "2000x16", "big"], _size_junk(1024)),
@@ -272,7 +282,7 @@ CLOSED_LOOP = {
     "--seed": (["0", "7"], ["-1", str(2**63)], _ANY_INT),
     "--memories": (["latent,rgb,none", "latent", "none,latent"], ["latent,latent", "voxels", ","], _TEXT),
     "--real-data": ([None, "{in}/real"], ["{in}/missing_dir", "{in}/empty", "{in}/img.png", "{in}/real_tum_only"], None),
-    "--photos": (["tum", "sun", "tum,sun", "nyu"], ["kitti", "tum,tum", ","], _TEXT),
+    "--photos": (["tum", "sun", "tum,sun"], ["nyu", "kitti", "tum,tum", ","], _TEXT),  # nyu: not in the fake data
     "--trajectories": (["out_and_back", "orbit_360", "look_away_and_back,out_and_back"], ["orbit_left", "spin", ","],
                        _TEXT),
     "--sheet": ([None, "room_out_and_back", "tum_out_and_back"], ["nope"], _TEXT),
@@ -280,11 +290,11 @@ CLOSED_LOOP = {
     "--model": (["{model}"], _MODEL_BAD, None),
     "--threads": (["1"], ["0", "257", "x"], _outside(1, 256)),
 }
-CLOSED_LOOP_REQUIRED = ("--out", "--clips", "--frames", "--size", "--model", "--threads")
+CLOSED_LOOP_REQUIRED = ("--out", "--clips", "--frames", "--size", "--photos", "--model", "--threads")
 CLOSED_LOOP_FLAGS = {"real": [None, "--real", "--no-real"]}
 
 LONG_RUN = {
-    "--out": (["{out}/lr", "{out}/new/lr"], [None, "{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300], None),
+    "--out": (["{out}/lr", "{out}/new/lr"], ["{out}/file.txt", "{out}/file.txt/sub", "{out}/" + "y" * 300, None], None),
     "--segments": (["1", "2", "3"], ["0", "-1", "1001", "x"], _BIG),
     "--loop-segments": (["1", "2"], ["0", "-1", "1001", "x"], _BIG),
     "--path": (["orbit_360", "out_and_back", "look_away_and_back"], ["spin", "orbit_left"], _TEXT),
@@ -310,8 +320,8 @@ E2E = {
                      ["spin_twice", "{in}/traj_bad.txt", "{in}/missing.npy", "{in}", "{in}/img.png"], _TEXT),
     "--steps": (["1", "10"], ["0", "1001", "x"], _outside(1, 1000)),
     "--seed": (["0", str(2**63 - 1)], ["-1", str(2**63)], _ANY_INT),
-    "--width": (["1280", "64", "128"], ["0", "100", "-32", "4128", "w"], _ANY_INT),
-    "--height": (["704", "64"], ["0", "100", "-32", "h"], _ANY_INT),
+    "--width": (["64", "128", "1280"], ["0", "100", "-32", "4128", "w"], _ANY_INT),  # the run is stubbed: still cheap
+    "--height": (["64", "704"], ["0", "100", "-32", "h"], _ANY_INT),
     "--loop": (["10", "1"], ["0", "1001", "x"], _outside(1, 1000)),
     "--threads": (["1"], ["0", "1025", "x"], _THREADS),
     "--scales": (["embedded,wan2.2", "embedded", "wan2.2"], ["sd", "embedded,embedded", ","], _TEXT),
@@ -319,27 +329,31 @@ E2E = {
 E2E_REQUIRED = ()
 E2E_FLAGS: dict = {}
 
-_TRAIN_KEYS = ["rank", "steps", "crop", "lr", "base", "segments", "segment_frames", "memory", "mixed_precision",
-               "weight_dtype", "seed", "prompt", "resize", "alpha", "shift", "memory_dropout", "targets", "bogus"]
+# Free-form --set KEY=VALUE: keys whose any value is cheap (not rank, steps, batch_size, grad_accum, num_workers,
+# max_sequence_length: a large valid value of those is a long or huge run; scalars are never a valid crop / resize).
+_TRAIN_KEYS = ["lr", "base", "segments", "segment_frames", "memory", "mixed_precision", "weight_dtype", "seed", "prompt",
+               "crop", "resize", "alpha", "shift", "memory_dropout", "targets", "lora", "frame_stride", "lr_scheduler",
+               "weight_decay", "max_grad_norm", "log_every", "checkpoint_every", "bogus"]
 TRAIN = {
     "--config": (["{in}/train.json", "{in}/train_full.json"],
-                 [None, "{in}/missing.json", "{in}/bad.json", "{in}/list.json", "{in}/train_unknown.json", "{in}/img.png",
-                  "{in}"], _TEXT),
+                 ["{in}/missing.json", "{in}/bad.json", "{in}/list.json", "{in}/train_unknown.json", "{in}/img.png",
+                  "{in}", None], _TEXT),
     "--data": ([None, "{in}/clips", "{in}/clips/c0/geometry.npz"], ["{in}/missing_dir", "{in}/empty", "{in}/img.png"],
                _TEXT),
     "--model": ([None, "{in}/wan22", "{model}"], ["{in}/missing_model", "{in}/img.png", "{in}/model_badjson",
                                                   "{in}/depth_metric"], _TEXT),
-    "--output-dir": ([None, "{out}/run", "{out}/new/run", "{out}/ckpt_run"],
-                     ["{out}/file.txt", "{out}/file.txt/sub", "{in}/img.png/x"], None),
+    "--output-dir": (["{out}/run", "{out}/new/run"],  # required: the configs' own output_dir is relative (the cwd)
+                     ["{out}/file.txt", "{out}/file.txt/sub", "{in}/img.png/x", "{out}/ckpt_run"], None),
     "--set": (["steps=2", "lr=0.001", "rank=2", "crop=[32,64]", "mixed_precision=bf16", "segments=1", "base=full",
                'memory={"dtype": "float16"}', "prompt=a room", "alpha=8"],
               ["rank=0", "crop=[32]", "ranks=3", "lr=-1", "steps", "=3", "memory_dropout=2", "segment_frames=6",
                "crop=[48,64]", "lr=NaN", "num_workers=-1", "crop=[100000,100000]", "seed=1.5", "base=half",
-               'memory={"voxels": 1}', "weight_dtype=float16"],
+               'memory={"voxels": 1}', "weight_dtype=float16", 'memory={"dtype": "float8"}',
+               'memory={"voxel_size": -1}', "steps=100000000000000000000", "seed=4294967296", "mixed_precision=fp16"],
               st.builds("{}={}".format, st.sampled_from(_TRAIN_KEYS), st.one_of(_TEXT, _FLOAT, _ANY_INT))),
     "--resume": (["auto", "none"], ["{in}/empty", "{in}/missing_ckpt", "{in}/img.png"], _TEXT),
 }
-TRAIN_REQUIRED = ("--config",)
+TRAIN_REQUIRED = ("--config", "--output-dir")
 TRAIN_FLAGS: dict = {}
 
 JUNK = [["--bogus"], ["stray-argument"], ["--frames"], ["--help-me"], ["-x", "1"]]
@@ -350,10 +364,10 @@ def argv_strategy(draw, pools: dict, required: tuple, flags: dict):
     """An argument list: a few options invalid (none in ~1 case of 7), the rest drawn from the valid pools; now and
     then a junk token (unknown option, stray argument, an option without its value). Positional arguments (pools
     named without a leading "-") come first; a flag group's choices may hold None (no flag) to make it rarer."""
-    n_bad = draw(st.sampled_from([1, 1, 1, 2, 2, 3, 0]))  # not 0 first: hypothesis favours the first choice
+    n_bad = draw(st.sampled_from([1, 1, 1, 0, 2, 2, 3]))  # 0 neither first nor last: hypothesis favours the ends
     present = [n for n in pools if n in required or draw(st.booleans())]
     k = min(n_bad, len(present))
-    bad = set(draw(st.lists(st.sampled_from(present), min_size=k, max_size=k, unique=True))) if k else set()
+    bad = set(draw(st.permutations(present))[:k]) if k else set()  # (a list of sampled_from: mostly the first option)
     positional: list = []
     argv: list = []
     for name in present:
@@ -372,7 +386,7 @@ def argv_strategy(draw, pools: dict, required: tuple, flags: dict):
             flag = draw(st.sampled_from(choices))
             if flag is not None:
                 argv.append(flag)
-    if draw(st.integers(0, 24)) == 0:
+    if draw(st.integers(0, 24)) == 12:  # ~1 case in 25 (not 0: hypothesis draws the bounds far more often)
         argv += draw(st.sampled_from(JUNK))
     return positional + argv
 
@@ -393,6 +407,72 @@ STRATEGIES = {
 #: What counts as "the work started" per command (labels the spies record); other labels (the depth / segmentation
 #: models that ``generate --depth auto / --filter auto`` run to read their inputs) may precede an error.
 INPUT_MODELS = {"generate": ("depth model", "segmentation model")}
+
+
+
+class Known(NamedTuple):
+    """A failure of the property found by this fuzz in code it does not own (reported with the fix proposed)."""
+
+    command: str
+    match: Callable[[list, str], bool]  # (argv with placeholders, the failure message) -> is it this one
+    argv: list  # the smallest argument list that shows it
+    what: str
+    cpu_only: bool = False  # fails only without a CUDA GPU
+
+
+def _started(label: str):
+    return lambda argv, msg: f"error after the work started (['{label}']" in msg
+
+
+def _set(value: str, needle: str):
+    return lambda argv, msg: value in argv and needle in msg
+
+
+_TRAIN = ["--config", "{in}/train.json", "--output-dir", "{out}/run"]
+_WS = ["--cameras", "{in}/ws_cameras.json", "--image", "{in}/img.png", "--out", "{out}/inst", "--layout", "move_left"]
+#: Failures found (issue 9, item 5), name -> Known. A case that matches one counts as "known" instead of failing;
+#: ``test_known_failure`` runs each smallest case and turns red (strict xfail) once it is fixed, so that its entry is
+#: removed here.
+KNOWN_FAILURES = {
+    "train: no arguments": Known(
+        "train", lambda argv, msg: argv == [], [],
+        "prints the trainer's help box named 'mirage_world.training.train_adapter', exit 2, no error: line"),
+    "train: memory values": Known(
+        "train", lambda argv, msg: any(a.startswith("memory=") for a in argv) and "exit code 1" in msg,
+        [*_TRAIN, "--set", 'memory={"dtype": "float8"}'],
+        "memory settings' values are not checked: ValueError traceback in the first step, after the model loads"),
+    "train: steps overflow": Known(
+        "train", lambda argv, msg: "OverflowError" in msg, [*_TRAIN, "--set", "steps=100000000000000000000"],
+        "no upper limit on steps: OverflowError traceback (DataLoader length) after the model loads"),
+    "train: seed beyond 32 bits": Known(
+        "train", lambda argv, msg: "Seed must be between" in msg, [*_TRAIN, "--set", "seed=4294967296"],
+        "seed >= 2^32: ValueError traceback from accelerate's set_seed"),
+    "train: fp16 on the CPU": Known(
+        "train", _set("mixed_precision=fp16", "exit code 1"), [*_TRAIN, "--set", "mixed_precision=fp16"],
+        "mixed_precision fp16 without a GPU: RuntimeError traceback (Float and Half) in the first step", cpu_only=True),
+    "train: checkpoint checked after the model loads": Known(
+        "train", lambda argv, msg: "{out}/ckpt_run" in argv and (_started("trainer models")(argv, msg)
+                                                                 or "exit code 1" in msg),
+        ["--config", "{in}/train.json", "--output-dir", "{out}/ckpt_run"],
+        "a checkpoint folder without adapter/ is refused only after the model loads (base full, without the "
+        "weights: FileNotFoundError traceback)"),
+    "depth: --device mps": Known(
+        "depth", _set("mps", "exit code 1"),
+        ["{in}/img.png", "--out", "{out}/d.npy", "--model", "{in}/depth_metric", "--device", "mps"],
+        "accepted without MPS: RuntimeError traceback when the loaded model moves to the device"),
+    "eval worldscore: checks after the model loads": Known(
+        "eval worldscore", _started("model"), [*_WS, "--size", "40x40"],
+        "--size (model's multiple), the model folder's configs and the depth at --size are checked after loading"),
+    "eval closed-loop: checks after rendering": Known(
+        "eval closed-loop", _started("render"),
+        ["--out", "{out}/cl", "--clips", "1", "--frames", "3", "--size", "16x16", "--sheet", "nope"],
+        "--sheet and the real photos' files are checked after the world clips are rendered"),
+    "generate: adapter files checked after the model loads": Known(
+        "generate", lambda argv, msg: "{in}/adapter_noweights" in argv and "error after the work started" in msg,
+        ["--out", "{out}/o.mp4", "--image", "{in}/img.png", "--depth", "{in}/depth.npy", "--model", "{in}/wan22",
+         "--size", "32x32", "--frames", "2", "--steps", "1", "--threads", "1", "--adapter", "{in}/adapter_noweights"],
+        "an adapter folder whose weight files are missing is refused only after the model loads"),
+}
 
 
 # ------------------------------------------------------------------------------------------------ inputs
@@ -574,7 +654,7 @@ class Harness:
     def spies(self):
         """Record model loads / renders / benchmark runs (the expensive steps) while running real code, except what
         is stubbed (it has its own tests): the dataset's per-clip render job, the memory benchmark, the e2e
-        benchmark's generations, the closed-loop generations, the long run, the trainer's models and loop."""
+        benchmark's generations, the closed-loop generations, the long run."""
         import mirage_world.bench.e2e_bench as e2e
         import mirage_world.bench.memory_bench as bench
         import mirage_world.eval.closed_loop as closed_loop
@@ -645,23 +725,13 @@ class Harness:
                                     0.05, 0.03, 0.01) for i in range((n - 1) // 16)]
             return long_run.segment_rows(frames, segments, case), frames
 
-        class StopTraining(Exception):
-            pass
-
-        def stub_trainer_models(cfg, info, dtype):  # where the trainer would load the weights
-            work.append("trainer models")
-            raise StopTraining
-
         train = trainer.train
 
         def spy_train(cfg, resume="auto"):
             from accelerate.state import AcceleratorState
 
             AcceleratorState._reset_state(True)  # one process runs many trainers (mixed precision differs)
-            try:
-                return train(cfg, resume)
-            except StopTraining:
-                return None
+            return train(cfg, resume)
 
         with contextlib.ExitStack() as stack:
             for target, name, value in (
@@ -673,12 +743,24 @@ class Harness:
                     (proxies, "camera_control_error", spy("proxies", proxies.camera_control_error)),
                     (e2e, "_run_kinds", stub_e2e_kinds), (e2e, "make_wan22_vae", small_wan22_vae),
                     (closed_loop, "generate", stub_closed_loop_generate), (long_run, "run_long_run", stub_long_run),
-                    (trainer, "_load_models", stub_trainer_models), (trainer, "train", spy_train)):
+                    (trainer, "_load_models", spy("trainer models", trainer._load_models)),
+                    (trainer, "train", spy_train)):
                 stack.enter_context(mock.patch.object(target, name, value))
             yield
 
-    def run(self, command: str, argv: list) -> str:
-        """Run one case; returns ``"ok"`` or ``"error"``; raises AssertionError if the property fails."""
+    def run(self, command: str, argv: list, tolerate_known: bool = True) -> str:
+        """Run one case; returns ``"ok"`` or ``"error"`` (or ``"known"``: a case of :data:`KNOWN_FAILURES`, unless
+        ``tolerate_known`` is False); raises AssertionError if the property fails."""
+        try:
+            return self._run(command, argv)
+        except AssertionError as e:
+            if not tolerate_known or not any(k.command == command and k.match(argv, str(e))
+                                             for k in KNOWN_FAILURES.values()):
+                raise
+            self.counts[(command, "known")] = self.counts.get((command, "known"), 0) + 1
+            return "known"
+
+    def _run(self, command: str, argv: list) -> str:
         out = _fresh_out(self.runs)
         try:
             args = [a.replace("{in}", str(self.inputs)).replace("{out}", str(out)).replace("{model}", str(self.model_dir))
@@ -726,8 +808,8 @@ FUZZ = settings(deadline=None, database=None, derandomize=True, print_blob=False
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                        HealthCheck.function_scoped_fixture])
 EXAMPLES = {"generate": 160, "world render": 90, "world dataset": 60, "bench memory": 100,  # 410 cases
-            "depth": 80, "eval proxies": 80, "eval worldscore": 60, "eval closed-loop": 60, "eval long-run": 50,
-            "bench e2e": 80, "train": 80}  # 490 more
+            "depth": 80, "eval proxies": 60, "eval worldscore": 60, "eval closed-loop": 60, "eval long-run": 40,
+            "bench e2e": 60, "train": 60}  # 420 more
 
 
 @pytest.fixture(scope="module")
@@ -749,6 +831,23 @@ def test_fuzz_options(harness, command):
     assert err > 0  # the pools do reach the boundary ...
     if command != "world dataset":
         assert ok > 0  # ... and (but for the rarely all-valid dataset cases) past it
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=k.what),
+                              *([pytest.mark.skipif(torch.cuda.is_available(), reason="fails only without a GPU")]
+                                if k.cpu_only else [])])
+    for name, k in KNOWN_FAILURES.items()])
+def test_known_failure(harness, name):
+    """Each failure found and reported (:data:`KNOWN_FAILURES`) still fails, as described, with its smallest case;
+    once it is fixed this XPASSes (strict: red): remove its entry, the fuzz then checks the case like any other."""
+    k = KNOWN_FAILURES[name]
+    try:
+        harness.run(k.command, k.argv, tolerate_known=False)
+    except AssertionError as e:
+        if not k.match(k.argv, str(e)):
+            raise RuntimeError(f"{name}: its smallest case fails otherwise than described: {e}") from None
+        raise
 
 
 def test_small_output_width_with_holes(harness):
