@@ -441,15 +441,6 @@ KNOWN_FAILURES = {
         "train", lambda argv, msg: any(a.startswith("memory=") for a in argv) and "exit code 1" in msg,
         [*_TRAIN, "--set", 'memory={"dtype": "float8"}'],
         "memory settings' values are not checked: ValueError traceback in the first step, after the model loads"),
-    "train: steps overflow": Known(
-        "train", lambda argv, msg: "OverflowError" in msg, [*_TRAIN, "--set", "steps=100000000000000000000"],
-        "no upper limit on steps: OverflowError traceback (DataLoader length) after the model loads"),
-    "train: seed beyond 32 bits": Known(
-        "train", lambda argv, msg: "Seed must be between" in msg, [*_TRAIN, "--set", "seed=4294967296"],
-        "seed >= 2^32: ValueError traceback from accelerate's set_seed"),
-    "train: fp16 on the CPU": Known(
-        "train", _set("mixed_precision=fp16", "exit code 1"), [*_TRAIN, "--set", "mixed_precision=fp16"],
-        "mixed_precision fp16 without a GPU: RuntimeError traceback (Float and Half) in the first step", cpu_only=True),
     "train: checkpoint checked after the model loads": Known(
         "train", lambda argv, msg: "{out}/ckpt_run" in argv and (_started("trainer models")(argv, msg)
                                                                  or "exit code 1" in msg),

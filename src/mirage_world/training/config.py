@@ -218,6 +218,9 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
+MAX_STEPS = 10**9  #: the most optimiser steps a config may ask for
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Value checks that need no file (ranges, choices).
 
@@ -234,6 +237,12 @@ def check_config(cfg: TrainConfig) -> None:
     for key in ("lr_warmup_steps", "num_workers", "seed", "max_grad_norm", "weight_decay"):
         if getattr(cfg, key) < 0:
             raise InputError(f"{key} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.steps > MAX_STEPS:
+        raise InputError(f"steps must be <= {MAX_STEPS}, got {cfg.steps}")
+    if cfg.seed >= 2**32:
+        raise InputError(f"seed must be < 2^32 (accelerate's set_seed), got {cfg.seed}")
+    if cfg.mixed_precision == "fp16" and not torch.cuda.is_available():
+        raise InputError("mixed_precision fp16 needs a CUDA GPU (no float16 CPU kernels for this model); use bf16 or no")
     if not cfg.lr > 0 or (cfg.alpha is not None and not cfg.alpha > 0) or (cfg.shift is not None and not cfg.shift > 0):
         raise InputError(f"lr, alpha and shift must be > 0, got {cfg.lr}, {cfg.alpha}, {cfg.shift}")
     if not 0.0 <= cfg.memory_dropout <= 1.0:
