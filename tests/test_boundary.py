@@ -409,7 +409,6 @@ STRATEGIES = {
 INPUT_MODELS = {"generate": ("depth model", "segmentation model")}
 
 
-
 class Known(NamedTuple):
     """A failure of the property found by this fuzz in code it does not own (reported with the fix proposed)."""
 
@@ -421,7 +420,7 @@ class Known(NamedTuple):
 
 
 def _started(label: str):
-    return lambda argv, msg: f"error after the work started (['{label}']" in msg
+    return lambda argv, msg: f"error after the work started (['{label}'" in msg
 
 
 def _set(value: str, needle: str):
