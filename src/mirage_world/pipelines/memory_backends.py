@@ -32,7 +32,15 @@ from ..geometry.camera import rescale_intrinsics
 from ..memory.latent_memory import LatentSpatialMemory, pool_depth_to_grid
 from ..memory.rgb_memory import RGBPointCloudMemory
 from ..memory.splat import MemoryRead
-from .memory_io import MemoryConfig, build_photo_memory, empty_read, fill_depth_nearest, read_memory, write_generated
+from .memory_io import (
+    MemoryConfig,
+    build_photo_memory,
+    empty_read,
+    fill_depth_nearest,
+    pool_keep_to_grid,
+    read_memory,
+    write_generated,
+)
 
 __all__ = ["PhotoContext", "SegmentWrite", "MemoryBackend", "LatentMemoryBackend", "RGBMemoryBackend",
            "NoMemoryBackend", "MEMORY_KINDS", "make_backend"]
@@ -113,11 +121,6 @@ class MemoryBackend:
         return 0 if self.memory is None else int(self.memory.nbytes)
 
 
-def _pool_keep(keep: torch.Tensor, factor: int) -> torch.Tensor:
-    T, H, W = keep.shape
-    return keep.float().reshape(T, H // factor, factor, W // factor, factor).mean(dim=(2, 4)) >= 0.5
-
-
 class LatentMemoryBackend(MemoryBackend):
     """Mirage's latent spatial memory (see the module doc).
 
@@ -143,7 +146,7 @@ class LatentMemoryBackend(MemoryBackend):
 
     def write(self, seg: SegmentWrite) -> None:
         f = seg.frames.shape[-1] // seg.latents.shape[-1]
-        keep = None if seg.keep is None else _pool_keep(seg.keep, f)
+        keep = None if seg.keep is None else pool_keep_to_grid(seg.keep, f)
         write_generated(self.memory, seg.latents, seg.read, seg.K_lat, seg.c2w, self.config, keep)
 
 
@@ -165,13 +168,8 @@ class RGBMemoryBackend(MemoryBackend):
         self.config = MemoryConfig() if config is None else config
         self.factor = int(factor)
         self._encode = encode
-
-        class _VAE:  # RGBPointCloudMemory wants an object with ``encode``; images arrive in [-1, 1]
-            @staticmethod
-            def encode(x):
-                return encode((x + 1) / 2)
-
-        self.memory = RGBPointCloudMemory(_VAE(), self.factor, device, video_vae=False)
+        # points only: the read renders with holes filled (render_filled) and encodes here, not through the cloud
+        self.memory = RGBPointCloudMemory(None, self.factor, device)
 
     def _write_frames(self, rgb, depth, covered, K, c2w, keep, confidence_scale: float) -> None:
         """Store frames ``(T, 3, H, W)`` where not ``covered``; depth extended by nearest fill, cut by confidence."""

@@ -93,10 +93,11 @@ def fill_depth_nearest(depth: torch.Tensor, mask: torch.Tensor) -> tuple[torch.T
 
 
 def pool_keep_to_grid(keep: torch.Tensor, factor: int) -> torch.Tensor:
-    """A latent pixel is kept when at least half of its ``factor x factor`` pixel block is. ``(H, W)`` -> ``(h, w)``."""
-    H, W = keep.shape
-    blocks = keep.float().reshape(H // factor, factor, W // factor, factor)
-    return blocks.mean(dim=(1, 3)) >= 0.5
+    """A latent pixel is kept when at least half of its ``factor x factor`` pixel block is. ``(..., H, W)`` ->
+    ``(..., h, w)`` (any leading dims, e.g. ``T`` frames of a segment)."""
+    *lead, H, W = keep.shape
+    blocks = keep.float().reshape(*lead, H // factor, factor, W // factor, factor)
+    return blocks.mean(dim=(-3, -1)) >= 0.5
 
 
 def build_photo_memory(
